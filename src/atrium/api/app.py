@@ -1,0 +1,68 @@
+"""The application factory: routers, middleware, error handlers, and the embedded worker."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+from fastapi import FastAPI
+from starlette.middleware.sessions import SessionMiddleware
+
+from atrium.api import health, problems
+from atrium.api.middleware import RequestContextMiddleware
+from atrium.apps.notes.router import router as notes_router
+from atrium.core.audit.router import router as audit_router
+from atrium.core.logging import configure as configure_logging
+from atrium.core.settings import Settings, get_settings
+from atrium.platform.tenancy.router import router as tenants_router
+from atrium.platform.tenancy.tenant_router import router as tenant_router
+from atrium.runtime import Runtime
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None, embedded_worker: bool | None = None) -> FastAPI:
+    settings = settings or (runtime.settings if runtime else get_settings())
+    configure_logging(settings.log_level, settings.log_json)
+    rt = runtime or Runtime(settings)
+    run_worker = settings.broker_url.startswith("memory://") if embedded_worker is None else embedded_worker
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tasks: list[asyncio.Task[None]] = []
+        if run_worker:
+            from atrium.worker import background_tasks
+
+            tasks = await background_tasks(rt)
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with suppress(asyncio.CancelledError):
+                    await task
+            if runtime is None:
+                await rt.close()
+
+    app = FastAPI(
+        title="Atrium",
+        version="0.1.0",
+        description="Multi-tenant business platform: platform administration and tenant APIs.",
+        lifespan=lifespan,
+    )
+    app.state.runtime = rt
+    problems.install(app)
+    for router in (health.router, tenants_router, tenant_router, audit_router, notes_router):
+        app.include_router(router)
+    from atrium.web.console import mount_console
+
+    mount_console(app)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key.get_secret_value(),
+        session_cookie="atrium_session",
+        same_site="lax",
+        https_only=settings.env == "production",
+    )
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,113 @@
+"""Shared request dependencies: the runtime, units of work, the caller, and the TenantContext."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from atrium.core import context
+from atrium.core.errors import Unauthorized
+from atrium.core.tenancy import TenantRef
+from atrium.platform.admin import service as admins
+from atrium.platform.tenancy.exceptions import TenantGone, TenantInactive, TenantNotFound, TenantProvisioning
+from atrium.runtime import Runtime
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def platform_unit_of_work(rt: RuntimeDep) -> AsyncIterator[AsyncSession]:
+    """A platform-database session that commits when the route returns without error."""
+    async with rt.db.platform_session() as session:
+        yield session
+        await session.commit()
+
+
+PlatformSession = Annotated[AsyncSession, Depends(platform_unit_of_work, scope="function")]
+
+
+@dataclass(frozen=True)
+class Principal:
+    id: str
+    email: str
+
+
+_TOKEN_CACHE: dict[str, tuple[float, Principal]] = {}
+_TOKEN_TTL = 30.0
+
+
+async def current_principal(request: Request, rt: RuntimeDep) -> Principal:
+    """The stand-in platform administrator: a bearer API token or the console session."""
+    principal: Principal | None = None
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        token = header[7:].strip()
+        hit = _TOKEN_CACHE.get(token)
+        if hit is not None and hit[0] > time.monotonic():
+            principal = hit[1]
+        else:
+            async with rt.db.platform_session() as session:
+                admin = await admins.by_token(session, token)
+            if admin is not None:
+                principal = Principal(admin.id, admin.email)
+                _TOKEN_CACHE[token] = (time.monotonic() + _TOKEN_TTL, principal)
+    elif "session" in request.scope and request.session.get("admin_id"):
+        principal = Principal(request.session["admin_id"], request.session.get("admin_email", ""))
+    if principal is None:
+        raise Unauthorized("sign in to the console or send 'Authorization: Bearer <api token>'")
+    context.actor.set(principal.email)
+    context.user_id.set(principal.id)
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+@dataclass(frozen=True)
+class TenantContext:
+    """The request's tenant, its data session, and a platform session for audit and outbox
+    writes. The tenant session commits first, so an audit event never outlives its change."""
+
+    tenant: TenantRef
+    session: AsyncSession
+    platform: AsyncSession
+
+
+async def resolve_tenant(rt: Runtime, key: str) -> TenantRef:
+    """Resolve ``{tenant}`` (id or slug) and refuse tenants whose data cannot be used."""
+    ref = await rt.tenants.resolve(key)
+    if ref is None:
+        raise TenantNotFound(key)
+    if ref.status == "deleted":
+        raise TenantGone(key)
+    if ref.status == "provisioning":
+        raise TenantProvisioning(ref.slug)
+    if ref.status != "active":
+        raise TenantInactive(ref.slug, ref.status)
+    return ref
+
+
+async def tenant_context(
+    rt: RuntimeDep,
+    principal: CurrentPrincipal,
+    tenant: Annotated[str, Path(description="Tenant id or slug.")],
+) -> AsyncIterator[TenantContext]:
+    """Resolved once per request; yields the tenant's session and commits on success."""
+    ref = await resolve_tenant(rt, tenant)
+    async with rt.db.tenant_session(ref) as session, rt.db.platform_session() as platform:
+        yield TenantContext(ref, session, platform)
+        await session.commit()
+        await platform.commit()
+
+
+Tenant = Annotated[TenantContext, Depends(tenant_context, scope="function")]

@@ -1,0 +1,131 @@
+"""Pure ASGI middleware (cheap on the hot path): request and correlation ids, body limit, metrics."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import structlog
+from prometheus_client import Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from atrium.core import context
+
+REQUEST_LATENCY = Histogram(
+    "atrium_http_request_duration_seconds",
+    "HTTP request latency by route template",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+REQUEST_ERRORS = Counter("atrium_http_errors_total", "HTTP responses with status >= 400", ["method", "route", "status"])
+log = structlog.get_logger("atrium.http")
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            decoded: str = value.decode("latin-1")[:64]
+            return decoded
+    return None
+
+
+class RequestContextMiddleware:
+    """Gives every request an id (X-Request-ID, taken from the caller when sane) and a
+    correlation id, binds both to logs and events, and echoes them on the response."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app, self.max_body_bytes = app, max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = _header(scope, b"x-request-id")
+        request_id = incoming if incoming and incoming.replace("-", "").isalnum() else context.new_request_id()
+        correlation = _header(scope, b"x-correlation-id") or request_id
+        tokens = (context.request_id.set(request_id), context.correlation_id.set(correlation))
+        structlog.contextvars.bind_contextvars(request_id=request_id, correlation_id=correlation)
+        started = time.perf_counter()
+        status_holder = [500]
+
+        declared = _header(scope, b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            await self._too_large(scope, send, request_id, correlation)
+            self._observe(scope, 413, started)
+            self._reset(tokens)
+            return
+
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise _BodyTooLarge()
+            return message
+
+        async def send_with_ids(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder[0] = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                headers.append((b"x-correlation-id", correlation.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, send_with_ids)
+        except _BodyTooLarge:
+            status_holder[0] = 413
+            await self._too_large(scope, send, request_id, correlation)
+        finally:
+            self._observe(scope, status_holder[0], started)
+            self._reset(tokens)
+
+    def _observe(self, scope: Scope, status: int, started: float) -> None:
+        route = getattr(scope.get("route"), "path", None) or "unmatched"
+        method = scope["method"]
+        elapsed = time.perf_counter() - started
+        REQUEST_LATENCY.labels(method, route).observe(elapsed)
+        if status >= 400:
+            REQUEST_ERRORS.labels(method, route, str(status)).inc()
+        log.info("request", method=method, route=route, path=scope["path"], status=status, ms=round(elapsed * 1000, 2))
+
+    @staticmethod
+    def _reset(tokens: tuple[Any, Any]) -> None:
+        context.request_id.reset(tokens[0])
+        context.correlation_id.reset(tokens[1])
+        structlog.contextvars.unbind_contextvars("request_id", "correlation_id")
+
+    async def _too_large(self, scope: Scope, send: Send, request_id: str, correlation: str) -> None:
+        body = json.dumps(
+            {
+                "type": "https://atrium.dev/problems/payload-too-large",
+                "title": "Payload too large",
+                "status": 413,
+                "detail": f"request body exceeds {self.max_body_bytes} bytes",
+                "code": "payload-too-large",
+                "instance": scope["path"],
+                "request_id": request_id,
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/problem+json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"x-request-id", request_id.encode()),
+                    (b"x-correlation-id", correlation.encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+class _BodyTooLarge(Exception):
+    pass

@@ -1,0 +1,324 @@
+"""The operator's CLI: `atrium serve | worker | migrate | tenant … | audit … | events … | admin …`."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from atrium.core import context
+from atrium.core.errors import AtriumError
+from atrium.core.settings import get_settings
+from atrium.platform.tenancy.models import Isolation
+from atrium.runtime import Runtime
+
+app = typer.Typer(help="Atrium: run and operate the platform.", no_args_is_help=True)
+tenant_app = typer.Typer(help="Create and manage tenants.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
+events_app = typer.Typer(help="The event outbox and dead letters.", no_args_is_help=True)
+admin_app = typer.Typer(help="Platform administrators (stand-in until identity).", no_args_is_help=True)
+app.add_typer(tenant_app, name="tenant")
+app.add_typer(audit_app, name="audit")
+app.add_typer(events_app, name="events")
+app.add_typer(admin_app, name="admin")
+out = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+
+def run(work: Callable[[Runtime], Awaitable[T]]) -> T:
+    """Run one command with its own runtime; problems become a message and exit code 1."""
+    context.actor.set(f"cli:{getpass.getuser()}")
+
+    async def main() -> T:
+        rt = Runtime(get_settings())
+        try:
+            return await work(rt)
+        finally:
+            await rt.close()
+
+    try:
+        return asyncio.run(main())
+    except AtriumError as exc:
+        err.print(f"[red]error:[/red] {exc.detail}")
+        raise typer.Exit(1) from None
+
+
+def tenant_dict(t: Any) -> dict[str, Any]:
+    from atrium.platform.tenancy.schemas import TenantRead
+
+    return TenantRead.model_validate(t).model_dump(mode="json")
+
+
+# -- serving ------------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+    """Serve the API and the console."""
+    import uvicorn
+
+    get_settings().check()
+    uvicorn.run("atrium.api.asgi:app", host=host, port=port, workers=workers, log_level="warning", access_log=False)
+
+
+@app.command()
+def worker() -> None:
+    """Run the outbox relay, event consumers and periodic jobs."""
+    from atrium.worker import run_worker
+
+    asyncio.run(run_worker(Runtime(get_settings())))
+
+
+@app.command()
+def migrate(
+    continue_on_error: Annotated[bool, typer.Option(help="Migrate the other tenants when one fails.")] = False,
+) -> None:
+    """Bring the platform database and every tenant to the latest revision. Safe to re-run: a run
+    after a failure resumes where it stopped."""
+    from atrium.cli.migrate import migrate_all
+
+    report = run(lambda rt: migrate_all(rt, stop_on_error=not continue_on_error))
+    out.print(f"migrated {report.migrated}, already current {report.up_to_date}, failed {len(report.failed)}")
+    for slug, error in report.failed:
+        err.print(f"[red]{slug}[/red]: {error}")
+    if report.failed:
+        raise typer.Exit(1)
+
+
+# -- tenants -------------------------------------------------------------------------------------
+
+
+@tenant_app.command("create")
+def tenant_create(
+    slug: str,
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    isolation: Annotated[Isolation, typer.Option(help="pooled, schema or database.")] = Isolation.pooled,
+    region: Annotated[str | None, typer.Option(help="Region of the tenant's stores.")] = None,
+    sample_data: Annotated[bool, typer.Option(help="Load sample records.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Create and provision a tenant."""
+    from pydantic import ValidationError
+
+    from atrium.platform.tenancy import service
+    from atrium.platform.tenancy.schemas import TenantCreate
+
+    try:
+        data = TenantCreate(slug=slug, name=name, isolation=isolation, region=region, sample_data=sample_data)
+    except ValidationError as exc:
+        err.print(f"[red]error:[/red] {exc.errors()[0]['msg']}")
+        raise typer.Exit(2) from None
+    tenant = run(lambda rt: service.create(rt, data))
+    _print_tenant(tenant, as_json)
+    if tenant.status != "active":
+        err.print(f"[red]provisioning incomplete:[/red] {tenant.provisioning_error}")
+        err.print(f"finish it with: atrium tenant resume-provisioning {tenant.slug}")
+        raise typer.Exit(1)
+
+
+def _print_tenant(tenant: Any, as_json: bool) -> None:
+    if as_json:
+        out.print_json(json.dumps(tenant_dict(tenant)))
+    else:
+        out.print(f"{tenant.slug}  {tenant.status}  {tenant.isolation}  region={tenant.region}  id={tenant.id}")
+
+
+@tenant_app.command("list")
+def tenant_list(
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    include_deleted: Annotated[bool, typer.Option(help="Show tombstones too.")] = False,
+) -> None:
+    """List tenants."""
+    from atrium.platform.tenancy import repository
+
+    async def work(rt: Runtime) -> list[Any]:
+        async with rt.db.platform_session() as session:
+            rows, _ = await repository.list_tenants(session, include_deleted=include_deleted, limit=100_000)
+            return list(rows)
+
+    rows = run(work)
+    if as_json:
+        out.print_json(json.dumps([tenant_dict(t) for t in rows]))
+        return
+    table = Table("slug", "name", "isolation", "region", "status", "id")
+    for t in rows:
+        table.add_row(t.slug, t.name, t.isolation, t.region, t.status, t.id)
+    out.print(table)
+
+
+@tenant_app.command("show")
+def tenant_show(tenant: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Show a tenant and its provisioning log."""
+    from atrium.platform.tenancy import repository, service
+    from atrium.platform.tenancy.schemas import ProvisioningStepRead
+
+    async def work(rt: Runtime) -> tuple[Any, list[Any]]:
+        async with rt.db.platform_session() as session:
+            found = await service.get(session, tenant)
+            return found, list(await repository.steps(session, found.id))
+
+    found, steps = run(work)
+    if as_json:
+        payload = tenant_dict(found) | {"provisioning": [ProvisioningStepRead.model_validate(s).model_dump(mode="json") for s in steps]}
+        out.print_json(json.dumps(payload))
+        return
+    _print_tenant(found, False)
+    if found.provisioning_error:
+        err.print(f"[red]{found.provisioning_error}[/red]")
+    table = Table("#", "step", "status", "attempts", "duration ms", "error")
+    for s in steps:
+        table.add_row(str(s.position), s.step, s.status, str(s.attempts), f"{s.duration_ms or 0:.1f}", s.error or "")
+    out.print(table)
+
+
+def _lifecycle_command(action: str) -> None:
+    def command(
+        tenant: str,
+        reason: Annotated[str | None, typer.Option(help="Why (kept in the audit trail).")] = None,
+        as_json: Annotated[bool, typer.Option("--json")] = False,
+    ) -> None:
+        from atrium.platform.tenancy import service
+
+        async def work(rt: Runtime) -> Any:
+            async with rt.db.platform_session() as session:
+                changed = await service.change_status(rt, session, tenant, action, reason)
+                await session.commit()
+                return changed
+
+        _print_tenant(run(work), as_json)
+
+    command.__doc__ = f"{action.capitalize()} a tenant."
+    tenant_app.command(action)(command)
+
+
+for _action in ("suspend", "resume", "archive"):
+    _lifecycle_command(_action)
+
+
+@tenant_app.command("delete")
+def tenant_delete(
+    tenant: str,
+    reason: Annotated[str | None, typer.Option()] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Delete an archived tenant: drops its data, keeps a tombstone and the audit trail."""
+    from atrium.platform.tenancy import service
+
+    if not yes and sys.stdin.isatty():
+        typer.confirm(f"Delete tenant {tenant} and drop all its data?", abort=True)
+    _print_tenant(run(lambda rt: service.delete(rt, tenant, reason)), as_json)
+
+
+@tenant_app.command("resume-provisioning")
+def tenant_resume_provisioning(tenant: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Finish a provisioning that stopped at a failed step."""
+    from atrium.platform.tenancy import service
+
+    found = run(lambda rt: service.resume_provisioning(rt, tenant))
+    _print_tenant(found, as_json)
+    if found.status != "active":
+        err.print(f"[red]provisioning incomplete:[/red] {found.provisioning_error}")
+        raise typer.Exit(1)
+
+
+# -- audit ---------------------------------------------------------------------------------------
+
+
+@audit_app.command("verify")
+def audit_verify(tenant: Annotated[str | None, typer.Option(help="Only this tenant's chain.")] = None) -> None:
+    """Walk the audit chains; exit 0 when intact, 1 naming the first broken event."""
+    from atrium.core.audit import service as audit
+    from atrium.platform.tenancy import service as tenants
+
+    async def work(rt: Runtime) -> list[audit.ChainReport]:
+        async with rt.db.platform_session() as session:
+            tenant_id = (await tenants.get(session, tenant)).id if tenant and tenant != "platform" else tenant
+            return [await audit.verify_chain(session, c, rt.signer) for c in await audit.chains(session, tenant_id)]
+
+    reports = run(work)
+    broken = [r for r in reports if not r.ok]
+    for r in reports:
+        if r.ok:
+            out.print(f"[green]intact[/green] chain {r.chain}: {r.checked} events, {r.checkpoints} signed checkpoints")
+        else:
+            err.print(f"[red]BROKEN[/red] chain {r.chain}: first broken event seq {r.broken_seq} (id {r.broken_id}): {r.reason}")
+    if broken:
+        raise typer.Exit(1)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign every chain head now (the worker does this periodically)."""
+    from atrium.core.audit.service import write_checkpoints
+
+    async def work(rt: Runtime) -> int:
+        async with rt.db.platform_session() as session, session.begin():
+            return await write_checkpoints(session, rt.signer)
+
+    out.print(f"{run(work)} checkpoints signed")
+
+
+# -- events --------------------------------------------------------------------------------------
+
+
+@events_app.command("replay")
+def events_replay(ids: Annotated[list[int] | None, typer.Argument(help="Dead-letter ids; all when omitted.")] = None) -> None:
+    """Deliver dead-lettered events to their consumers again."""
+    import atrium.consumers  # noqa: F401  (registers the consumers)
+
+    replayed, failed = run(lambda rt: rt.events.replay_dead_letters(ids or None))
+    out.print(f"replayed {replayed}, failed again {failed}")
+    if failed:
+        raise typer.Exit(1)
+
+
+# -- administrators and the demo -----------------------------------------------------------------
+
+
+@admin_app.command("create")
+def admin_create(email: str, password: Annotated[str | None, typer.Option(help="Generated when omitted.")] = None) -> None:
+    """Create a platform administrator; prints the password and API token once."""
+    from atrium.platform.admin import service
+
+    async def work(rt: Runtime) -> tuple[str, str]:
+        async with rt.db.platform_session() as session, session.begin():
+            _, pw, token = await service.create_admin(session, email, password)
+        return pw, token
+
+    pw, token = run(work)
+    out.print(f"administrator {email}\n  password:  {pw}\n  API token: {token}\n(shown once; stored hashed)")
+
+
+@app.command("demo")
+def demo(slug: str = "demo", admin_email: str = "admin@atrium.local") -> None:
+    """Migrate, create the first administrator (credentials printed once) and a demo tenant."""
+    from atrium.cli.migrate import migrate_all
+    from atrium.platform.admin import service as admins
+    from atrium.platform.tenancy import repository, service
+    from atrium.platform.tenancy.schemas import TenantCreate
+
+    async def work(rt: Runtime) -> None:
+        await migrate_all(rt, show_progress=False)
+        async with rt.db.platform_session() as session, session.begin():
+            if await admins.count(session) == 0:
+                _, pw, token = await admins.create_admin(session, admin_email)
+                out.print(f"[bold]Console administrator[/bold] {admin_email}  password: {pw}  API token: {token}  (shown once)")
+            taken = await repository.slug_taken(session, slug)
+        if not taken:
+            tenant = await service.create(rt, TenantCreate(slug=slug, name="Demo Company", sample_data=True))
+            out.print(f"demo tenant {tenant.slug}: {tenant.status}")
+
+    run(work)
+
+
+if __name__ == "__main__":
+    app()

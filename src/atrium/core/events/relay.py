@@ -1,0 +1,116 @@
+"""The relay moves outbox rows to the bus; delivery runs consumers with retries and dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import structlog
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from atrium.core.db import utcnow
+from atrium.core.events.bus import Bus
+from atrium.core.events.consumers import ConsumerRegistry
+from atrium.core.events.envelope import CloudEvent
+from atrium.core.events.models import DeadLetter, OutboxEvent, ProcessedEvent
+from atrium.core.settings import Settings
+from atrium.core.tenancy import Database
+
+log = structlog.get_logger(__name__)
+
+
+class EventSystem:
+    def __init__(self, db: Database, bus: Bus, consumers: ConsumerRegistry, settings: Settings) -> None:
+        self.db, self.bus, self.consumers, self.settings = db, bus, consumers, settings
+
+    async def start_consumers(self) -> None:
+        await self.bus.start_consuming(self.consumers.subscriptions, self.deliver)
+
+    async def relay_once(self) -> int:
+        """Publish one batch of undelivered outbox rows, oldest first; returns how many."""
+        sent = 0
+        async with self.db.platform_session() as session, session.begin():
+            rows = (
+                await session.execute(
+                    select(OutboxEvent)
+                    .where(OutboxEvent.delivered_at.is_(None))
+                    .order_by(OutboxEvent.created_at, OutboxEvent.id)
+                    .limit(self.settings.relay_batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).scalars()
+            for row in rows:
+                try:
+                    await self.bus.publish(row.topic, row.envelope)
+                except Exception as exc:  # the broker is down: keep the row, try again later
+                    row.attempts += 1
+                    row.last_error = repr(exc)
+                    log.warning("outbox.publish_failed", event_id=row.id, error=repr(exc))
+                    break
+                row.delivered_at = utcnow()
+                sent += 1
+        return sent
+
+    async def relay_forever(self, idle_seconds: float = 0.2) -> None:
+        while True:
+            try:
+                sent = await self.relay_once()
+            except Exception:
+                log.exception("outbox.relay_failed")
+                sent = 0
+            if sent == 0:
+                await asyncio.sleep(idle_seconds)
+
+    async def deliver(self, consumer_name: str, envelope: dict[str, Any]) -> bool:
+        """Run one consumer on one event, at most once in effect. Returns False when dead-lettered."""
+        consumer = self.consumers.get(consumer_name)
+        if consumer is None:
+            return True
+        event = CloudEvent.model_validate(envelope)
+        error: Exception | None = None
+        for attempt in range(1, self.settings.event_max_attempts + 1):
+            try:
+                async with self.db.platform_session() as session, session.begin():
+                    session.add(ProcessedEvent(consumer=consumer_name, event_id=event.id))
+                    try:
+                        await session.flush()
+                    except IntegrityError:
+                        return True  # already processed: a duplicate delivery
+                    await consumer.handler(session, event)
+                return True
+            except Exception as exc:
+                error = exc
+                log.warning("event.consumer_failed", consumer=consumer_name, event_id=event.id, attempt=attempt, error=repr(exc))
+                if attempt < self.settings.event_max_attempts:
+                    await asyncio.sleep(self.settings.event_retry_base_seconds * 2 ** (attempt - 1))
+        async with self.db.platform_session() as session, session.begin():
+            session.add(
+                DeadLetter(
+                    consumer=consumer_name,
+                    event_id=event.id,
+                    topic=envelope.get("topic") or consumer.topics[0],
+                    envelope=envelope,
+                    error=repr(error),
+                    attempts=self.settings.event_max_attempts,
+                )
+            )
+        log.error("event.dead_lettered", consumer=consumer_name, event_id=event.id)
+        return False
+
+    async def replay_dead_letters(self, ids: list[int] | None = None) -> tuple[int, int]:
+        """Deliver dead letters again; returns (replayed, still failing)."""
+        async with self.db.platform_session() as session:
+            stmt = select(DeadLetter).where(DeadLetter.replayed_at.is_(None)).order_by(DeadLetter.id)
+            if ids:
+                stmt = stmt.where(DeadLetter.id.in_(ids))
+            letters = list((await session.execute(stmt)).scalars())
+        replayed = failed = 0
+        for letter in letters:
+            ok = await self.deliver(letter.consumer, letter.envelope)
+            async with self.db.platform_session() as session, session.begin():
+                await session.execute(update(DeadLetter).where(DeadLetter.id == letter.id).values(replayed_at=utcnow()))
+            replayed += ok
+            failed += not ok
+        return replayed, failed
+

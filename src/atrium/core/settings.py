@@ -1,0 +1,88 @@
+"""Runtime configuration: every knob is an ``ATRIUM_*`` environment variable (or `.env`)."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_SECRET_KEY = "atrium-development-secret-key-change-me"
+
+
+class InsecureConfiguration(RuntimeError):
+    """Raised at start-up when a setting is unsafe for the chosen environment."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ATRIUM_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "test", "production"] = Field(
+        "development", description="`production` refuses insecure defaults."
+    )
+    secret_key: SecretStr = Field(SecretStr(DEVELOPMENT_SECRET_KEY), description="Signs cookies and derives keys.")
+    data_dir: Path = Field(Path("./var"), description="Embedded stores: SQLite files, objects, mailbox.")
+    database_url: str | None = Field(
+        None, description="Platform database; `postgresql://…` or `sqlite:///…`. Default: SQLite in the data dir."
+    )
+    broker_url: str = Field("memory://", description="`memory://` (in-process) or `amqp://…` (RabbitMQ).")
+    redis_url: str | None = Field(None, description="Redis for caches and rate limits; unset means in-memory.")
+    regions: dict[str, str] = Field(
+        default_factory=dict,
+        description="Region → server URL for database-mode tenants, e.g. {\"eu\": \"postgresql://host/postgres\"}. "
+        "The region `default` is always the platform database's own server.",
+    )
+    default_region: str = Field("default", description="Region used when a tenant names none.")
+    pool_size: int = Field(10, ge=1, description="Platform engine pool size.")
+    pool_max_overflow: int = Field(10, ge=0)
+    tenant_engine_cache_size: int = Field(32, ge=1, description="Database-mode engines kept open (LRU).")
+    tenant_pool_size: int = Field(2, ge=1, description="Pool size of each database-mode tenant engine.")
+    tenant_pool_max_overflow: int = Field(2, ge=0)
+    tenant_cache_ttl_seconds: float = Field(10.0, ge=0, description="How long a resolved tenant is cached.")
+    sqlite_busy_timeout_ms: int = Field(10_000, ge=0)
+    app_role: str = Field("atrium_app", description="PostgreSQL role (no BYPASSRLS) that tenant sessions run as.")
+    audit_signing_key: SecretStr | None = Field(
+        None, description="Base64 Ed25519 seed for audit checkpoints; derived from the secret key in development."
+    )
+    audit_checkpoint_interval_seconds: int = Field(300, ge=1)
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body accepted.")
+    event_max_attempts: int = Field(5, ge=1, description="Deliveries of an event to a consumer before dead-lettering.")
+    event_retry_base_seconds: float = Field(0.2, ge=0)
+    relay_batch_size: int = Field(200, ge=1)
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def platform_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'platform.db'}"
+
+    def region_server_url(self, region: str) -> str | None:
+        """The server that holds a region's database-mode tenants, or None when none is configured."""
+        if region in self.regions:
+            return self.regions[region]
+        if region == "default":
+            return self.platform_database_url
+        return None
+
+    @property
+    def known_regions(self) -> list[str]:
+        return sorted({"default", *self.regions})
+
+    def check(self) -> None:
+        """Refuse to start with development defaults anywhere but development and tests."""
+        if self.env == "production" and self.secret_key.get_secret_value() == DEVELOPMENT_SECRET_KEY:
+            raise InsecureConfiguration("ATRIUM_SECRET_KEY must be set to a unique secret outside development")
+        if self.env == "production" and len(self.secret_key.get_secret_value()) < 32:
+            raise InsecureConfiguration("ATRIUM_SECRET_KEY must be at least 32 characters in production")
+
+
+@functools.cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,223 @@
+"""Tenancy routing: which engine, schema or attached file a tenant's session uses.
+
+Nothing outside this module filters by tenant by hand. A tenant session carries the tenant id in
+``session.info``; the ORM listeners below add ``tenant_id = :id`` to every ORM statement on tenant
+tables and stamp it on new rows. On PostgreSQL pooled tenants the session also runs as the
+application role with ``atrium.tenant_id`` set for the transaction, so row-level security refuses
+whatever the ORM filter might have missed (raw SQL included).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, with_loader_criteria
+
+from atrium.core.db import TenantScoped, create_engine, is_sqlite
+from atrium.core.settings import Settings
+
+SQLITE_TENANT_ALIAS = "tenant"
+
+
+@dataclass(frozen=True)
+class TenantRef:
+    """What routing needs to know about a tenant; cached, immutable, cheap to pass to jobs."""
+
+    id: str
+    slug: str
+    name: str
+    isolation: str
+    region: str
+    status: str
+    storage_name: str | None
+
+
+class EngineCache:
+    """A bounded LRU of engines for database-mode tenants: connections stay bounded however
+    many tenants there are (capacity × small pool)."""
+
+    def __init__(self, capacity: int, factory: Callable[[str], AsyncEngine]) -> None:
+        self.capacity = capacity
+        self._factory = factory
+        self._engines: OrderedDict[str, AsyncEngine] = OrderedDict()
+        self._lock = asyncio.Lock()
+
+    def __len__(self) -> int:
+        return len(self._engines)
+
+    async def get(self, url: str) -> AsyncEngine:
+        engine = self._engines.get(url)
+        if engine is not None:
+            self._engines.move_to_end(url)
+            return engine
+        async with self._lock:
+            engine = self._engines.get(url)
+            if engine is None:
+                engine = self._factory(url)
+                self._engines[url] = engine
+                while len(self._engines) > self.capacity:
+                    _, evicted = self._engines.popitem(last=False)
+                    await evicted.dispose()
+            return engine
+
+    async def discard(self, url: str) -> None:
+        engine = self._engines.pop(url, None)
+        if engine is not None:
+            await engine.dispose()
+
+    async def dispose(self) -> None:
+        for engine in self._engines.values():
+            await engine.dispose()
+        self._engines.clear()
+
+
+class Database:
+    """The platform engine plus the routing of tenant sessions."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.url = settings.platform_database_url
+        self.engine = create_engine(self.url, settings)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.tenant_engines = EngineCache(settings.tenant_engine_cache_size, self._tenant_engine)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return is_sqlite(self.url)
+
+    @property
+    def tenants_dir(self) -> Path:
+        return self.settings.data_dir / "tenants"
+
+    def _tenant_engine(self, url: str) -> AsyncEngine:
+        return create_engine(
+            url,
+            self.settings,
+            pool_size=self.settings.tenant_pool_size,
+            max_overflow=self.settings.tenant_pool_max_overflow,
+        )
+
+    # -- where a tenant's data lives ------------------------------------------------------
+
+    def sqlite_tenant_file(self, storage_name: str, region_url: str | None = None) -> Path:
+        base = Path(make_url(region_url).database or "").parent / "tenants" if region_url else self.tenants_dir
+        return base / f"{storage_name}.db"
+
+    def tenant_database_url(self, tenant: TenantRef) -> str:
+        """The URL of a database-mode tenant's own database, on its region's server."""
+        assert tenant.storage_name, "database-mode tenant without storage"
+        server = self.settings.region_server_url(tenant.region)
+        if server is None:
+            raise LookupError(f"no store configured for region {tenant.region!r}")
+        if is_sqlite(server):
+            region_url = None if tenant.region == "default" else server
+            return f"sqlite:///{self.sqlite_tenant_file(tenant.storage_name, region_url)}"
+        return make_url(server).set(database=tenant.storage_name).render_as_string(hide_password=False)
+
+    # -- sessions ----------------------------------------------------------------------------
+
+    def platform_session(self) -> AsyncSession:
+        return self.sessions()
+
+    @asynccontextmanager
+    async def tenant_session(self, tenant: TenantRef) -> AsyncIterator[AsyncSession]:
+        """A session that can only see ``tenant``'s rows. The caller commits."""
+        if tenant.isolation == "database":
+            engine = await self.tenant_engines.get(self.tenant_database_url(tenant))
+            async with _scoped(AsyncSession(engine, expire_on_commit=False), tenant) as session:
+                yield session
+        elif tenant.isolation == "schema" and self.is_sqlite:
+            async with self._attached(tenant) as conn:
+                bind = await conn.execution_options(schema_translate_map={None: SQLITE_TENANT_ALIAS})
+                async with _scoped(AsyncSession(bind, expire_on_commit=False), tenant) as session:
+                    yield session
+        elif tenant.isolation == "schema":
+            bind = self.engine.execution_options(schema_translate_map={None: tenant.storage_name})
+            async with _scoped(AsyncSession(bind, expire_on_commit=False), tenant) as session:
+                yield session
+        else:
+            session = AsyncSession(self.engine, expire_on_commit=False)
+            if not self.is_sqlite:
+                session.info["rls_tenant_id"] = tenant.id
+                session.info["rls_role"] = self.settings.app_role
+            async with _scoped(session, tenant) as scoped:
+                yield scoped
+
+    @asynccontextmanager
+    async def _attached(self, tenant: TenantRef) -> AsyncIterator[AsyncConnection]:
+        """A platform connection with the tenant's file attached for this session only, which
+        keeps SQLite's attach limit out of reach however many tenants there are."""
+        assert tenant.storage_name
+        path = self.sqlite_tenant_file(tenant.storage_name)
+        conn = await self.engine.connect()
+        try:
+            await conn.exec_driver_sql(f"ATTACH DATABASE ? AS {SQLITE_TENANT_ALIAS}", (str(path),))
+            await conn.exec_driver_sql(f"PRAGMA {SQLITE_TENANT_ALIAS}.journal_mode=WAL")
+            await conn.commit()
+            yield conn
+        finally:
+            try:
+                await conn.rollback()
+                await conn.exec_driver_sql(f"DETACH DATABASE {SQLITE_TENANT_ALIAS}")
+                await conn.commit()
+            except Exception:
+                await conn.invalidate()
+            await conn.close()
+
+    async def dispose(self) -> None:
+        await self.tenant_engines.dispose()
+        await self.engine.dispose()
+
+
+@asynccontextmanager
+async def _scoped(session: AsyncSession, tenant: TenantRef) -> AsyncIterator[AsyncSession]:
+    session.info["tenant_id"] = tenant.id
+    try:
+        yield session
+    finally:
+        await session.close()
+
+
+class TenantIsolationError(RuntimeError):
+    """A row of another tenant was about to be written through a tenant session."""
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _filter_by_tenant(state: ORMExecuteState) -> None:
+    tenant_id = state.session.info.get("tenant_id")
+    if tenant_id is None or not (state.is_select or state.is_update or state.is_delete):
+        return
+    state.statement = state.statement.options(
+        with_loader_criteria(TenantScoped, lambda cls: cls.tenant_id == tenant_id, include_aliases=True)
+    )
+
+
+@event.listens_for(Session, "before_flush")
+def _stamp_tenant(session: Session, flush_context: Any, instances: Any) -> None:
+    tenant_id = session.info.get("tenant_id")
+    if tenant_id is None:
+        return
+    for obj in list(session.new) + list(session.dirty):
+        if isinstance(obj, TenantScoped):
+            if obj.tenant_id is None:
+                obj.tenant_id = tenant_id
+            elif obj.tenant_id != tenant_id:
+                raise TenantIsolationError("refusing to write a row of another tenant")
+
+
+@event.listens_for(Session, "after_begin")
+def _enter_row_level_security(session: Session, transaction: SessionTransaction, connection: Any) -> None:
+    tenant_id = session.info.get("rls_tenant_id")
+    if tenant_id is None:
+        return
+    connection.exec_driver_sql(f'SET LOCAL ROLE "{session.info["rls_role"]}"')
+    connection.execute(text("SELECT set_config('atrium.tenant_id', :tenant_id, true)"), {"tenant_id": tenant_id})

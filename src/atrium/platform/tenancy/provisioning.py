@@ -1,0 +1,233 @@
+"""The provisioning pipeline: ordered, idempotent, resumable steps, each logged and audited.
+
+Each step runs in its own unit of work and records status, timings and error. A failed step leaves
+the tenant in ``provisioning`` with the error shown; running the pipeline again (``atrium tenant
+resume-provisioning``) starts at the first step that has not succeeded.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from atrium.apps.notes.models import Note
+from atrium.core.audit import service as audit
+from atrium.core.db import utcnow
+from atrium.core.events.outbox import publish
+from atrium.core.tenancy import TenantRef
+from atrium.platform.tenancy import repository, storage
+from atrium.platform.tenancy.models import ProvisioningStep, StepStatus, Tenant, TenantStatus
+from atrium.platform.tenancy.registry import to_ref
+from atrium.platform.tenancy.tenant_models import Role, TenantSetting
+
+if TYPE_CHECKING:
+    from atrium.runtime import Runtime
+
+StepFunction = Callable[["Runtime", TenantRef, Tenant], Awaitable[str | None]]
+
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "locale": "en",
+    "timezone": "UTC",
+    "currency": "EUR",
+    "fiscal_year_start": "01-01",
+    "date_format": "YYYY-MM-DD",
+}
+DEFAULT_ROLES = (
+    ("Tenant Admin", "Administers the tenant: users, roles, settings."),
+    ("Finance Admin", "Runs the ledger, receivables, payables and period close."),
+    ("HR Admin", "Manages employees and HR records."),
+    ("Project Manager", "Plans projects and tracks time."),
+    ("Sales Rep", "Works leads, opportunities and customers."),
+    ("Support Agent", "Handles tickets."),
+    ("BI Analyst", "Reads reports and analytics."),
+    ("Developer", "Builds against the API."),
+    ("Integration Engineer", "Connects external systems."),
+    ("Auditor", "Reads everything, including the audit trail; writes nothing."),
+)
+
+
+async def _record(rt: Runtime, ref: TenantRef, tenant: Tenant) -> str:
+    return f"{tenant.isolation} tenant {tenant.slug} in region {tenant.region}"
+
+
+async def _storage(rt: Runtime, ref: TenantRef, tenant: Tenant) -> str:
+    return await storage.create_storage(rt.db, ref)
+
+
+async def _migrations(rt: Runtime, ref: TenantRef, tenant: Tenant) -> str:
+    revision = await storage.migrate_storage(rt.db, ref)
+    tenant.schema_revision = revision
+    return f"tenant tree at {revision}"
+
+
+async def _insert_missing_settings(rt: Runtime, ref: TenantRef, values: dict[str, Any]) -> int:
+    async with rt.db.tenant_session(ref) as session:
+        present = set((await session.execute(select(TenantSetting.key))).scalars())
+        missing = {k: v for k, v in values.items() if k not in present}
+        session.add_all(TenantSetting(key=k, value=v) for k, v in missing.items())
+        await session.commit()
+    return len(missing)
+
+
+async def _default_settings(rt: Runtime, ref: TenantRef, tenant: Tenant) -> str:
+    added = await _insert_missing_settings(rt, ref, DEFAULT_SETTINGS)
+    return f"{added} settings added"
+
+
+async def _default_roles(rt: Runtime, ref: TenantRef, tenant: Tenant) -> str:
+    async with rt.db.tenant_session(ref) as session:
+        present = set((await session.execute(select(Role.name))).scalars())
+        session.add_all(Role(name=n, description=d) for n, d in DEFAULT_ROLES if n not in present)
+        await session.commit()
+    return f"{len(DEFAULT_ROLES) - len(present)} role placeholders added"
+
+
+def object_prefix(rt: Runtime, ref: TenantRef) -> str:
+    return f"{ref.region}/{ref.id}/"
+
+
+async def _object_storage(rt: Runtime, ref: TenantRef, tenant: Tenant) -> str:
+    prefix = object_prefix(rt, ref)
+    (rt.settings.data_dir / "objects" / prefix).mkdir(parents=True, exist_ok=True)
+    await _insert_missing_settings(rt, ref, {"storage.prefix": prefix})
+    return f"prefix {prefix}"
+
+
+async def _telemetry(rt: Runtime, ref: TenantRef, tenant: Tenant) -> str:
+    tags = {"tenant.id": ref.id, "tenant.slug": ref.slug, "tenant.region": ref.region, "tenant.isolation": ref.isolation}
+    await _insert_missing_settings(rt, ref, {"telemetry.tags": tags})
+    return "tags " + ", ".join(f"{k}={v}" for k, v in tags.items())
+
+
+SAMPLE_NOTES = (
+    ("Welcome to Atrium", "This tenant was created with sample data."),
+    ("Quarterly planning", "Agenda: budget review, hiring plan, product roadmap."),
+    ("Supplier contacts", "Keep vendor contacts here until the CRM module is enabled."),
+)
+
+
+async def _sample_data(rt: Runtime, ref: TenantRef, tenant: Tenant) -> str | None:
+    if not tenant.with_sample_data:
+        return None
+    async with rt.db.tenant_session(ref) as session:
+        present = set((await session.execute(select(Note.title))).scalars())
+        session.add_all(Note(title=t, body=b, author="atrium") for t, b in SAMPLE_NOTES if t not in present)
+        await session.commit()
+    return f"{len(SAMPLE_NOTES)} sample notes"
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    run: StepFunction
+
+
+STEPS: list[Step] = [
+    Step("record", _record),
+    Step("storage", _storage),
+    Step("migrations", _migrations),
+    Step("default_settings", _default_settings),
+    Step("default_roles", _default_roles),
+    Step("object_storage", _object_storage),
+    Step("telemetry", _telemetry),
+    Step("sample_data", _sample_data),
+]
+
+
+def plan(tenant: Tenant) -> list[ProvisioningStep]:
+    """The log rows of a new tenant, all pending, in order."""
+    return [ProvisioningStep(tenant_id=tenant.id, position=i, step=s.name, status=StepStatus.pending.value, attempts=0) for i, s in enumerate(STEPS, 1)]
+
+
+async def run(rt: Runtime, tenant_id: str) -> Tenant:
+    """Run every step that has not succeeded yet; activate the tenant when all have."""
+    steps = {s.name: s for s in STEPS}
+    async with rt.db.platform_session() as session:
+        tenant = await repository.get(session, tenant_id)
+        assert tenant is not None
+        log = list(await repository.steps(session, tenant_id))
+    for entry in log:
+        if entry.status in (StepStatus.succeeded.value, StepStatus.skipped.value):
+            continue
+        if not await _run_step(rt, tenant_id, entry.step, steps[entry.step]):
+            break
+    else:
+        await _activate(rt, tenant_id)
+    async with rt.db.platform_session() as session:
+        tenant = await repository.get(session, tenant_id)
+        assert tenant is not None
+        rt.tenants.invalidate(tenant)
+        return tenant
+
+
+async def _run_step(rt: Runtime, tenant_id: str, name: str, step: Step) -> bool:
+    async with rt.db.platform_session() as session, session.begin():
+        tenant, entry = await _load(session, tenant_id, name)
+        entry.status, entry.started_at, entry.error = StepStatus.running.value, utcnow(), None
+        entry.attempts += 1
+    started = time.perf_counter()
+    outcome: str | None = None
+    error: str | None = None
+    try:
+        outcome = await step.run(rt, to_ref(tenant), tenant)
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    duration_ms = (time.perf_counter() - started) * 1000
+    async with rt.db.platform_session() as session, session.begin():
+        fresh, entry = await _load(session, tenant_id, name)
+        entry.finished_at, entry.duration_ms = utcnow(), round(duration_ms, 3)
+        if tenant.schema_revision:
+            fresh.schema_revision = tenant.schema_revision
+        if error is None:
+            entry.status = StepStatus.succeeded.value if outcome is not None else StepStatus.skipped.value
+            fresh.provisioning_error = None
+        else:
+            entry.status, entry.error = StepStatus.failed.value, error
+            fresh.provisioning_error = f"step {name} failed: {error}"
+        await audit.record(
+            session,
+            action=f"tenant.provisioning.step_{entry.status}",
+            tenant_id=tenant_id,
+            object_type="tenant",
+            object_id=tenant_id,
+            data={"step": name, "outcome": outcome, "error": error, "duration_ms": entry.duration_ms},
+        )
+    return error is None
+
+
+async def _load(session: Any, tenant_id: str, name: str) -> tuple[Tenant, ProvisioningStep]:
+    tenant = await repository.get(session, tenant_id)
+    entry = (
+        await session.execute(
+            select(ProvisioningStep).where(ProvisioningStep.tenant_id == tenant_id, ProvisioningStep.step == name)
+        )
+    ).scalar_one()
+    assert tenant is not None
+    return tenant, entry
+
+
+async def _activate(rt: Runtime, tenant_id: str) -> None:
+    async with rt.db.platform_session() as session, session.begin():
+        tenant = await repository.get(session, tenant_id)
+        assert tenant is not None
+        if tenant.status != TenantStatus.provisioning.value:
+            return
+        tenant.status, tenant.status_changed_at = TenantStatus.active.value, utcnow()
+        await audit.record(session, action="tenant.activated", tenant_id=tenant_id, object_type="tenant", object_id=tenant_id)
+        await publish(
+            session,
+            "tenant.events",
+            "tenant.activated",
+            {"tenant_id": tenant_id, "slug": tenant.slug, "isolation": tenant.isolation, "region": tenant.region},
+            tenant_id=tenant_id,
+            subject=tenant_id,
+        )
+
+
+def remove_objects(rt: Runtime, ref: TenantRef) -> None:
+    shutil.rmtree(rt.settings.data_dir / "objects" / object_prefix(rt, ref), ignore_errors=True)

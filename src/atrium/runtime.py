@@ -1,0 +1,26 @@
+"""The process-wide objects every role shares (api, worker, CLI): one per process."""
+
+from __future__ import annotations
+
+from atrium.core.audit.service import CheckpointSigner
+from atrium.core.events.bus import make_bus
+from atrium.core.events.consumers import registry as consumer_registry
+from atrium.core.events.relay import EventSystem
+from atrium.core.settings import Settings
+from atrium.core.tenancy import Database
+from atrium.platform.tenancy.registry import TenantRegistry
+
+
+class Runtime:
+    def __init__(self, settings: Settings) -> None:
+        settings.check()
+        self.settings = settings
+        self.db = Database(settings)
+        self.tenants = TenantRegistry(self.db, settings.tenant_cache_ttl_seconds)
+        self.bus = make_bus(settings.broker_url)
+        self.events = EventSystem(self.db, self.bus, consumer_registry, settings)
+        self.signer = CheckpointSigner(settings)
+
+    async def close(self) -> None:
+        await self.bus.close()
+        await self.db.dispose()
