@@ -104,10 +104,11 @@ async def tenant_context(
 ) -> AsyncIterator[TenantContext]:
     """Resolved once per request; yields the tenant's session and commits on success."""
     ref = await resolve_tenant(rt, tenant)
-    async with rt.db.tenant_session(ref) as session, rt.db.platform_session() as platform:
+    async with rt.db.tenant_unit_of_work(ref) as (session, platform):
         yield TenantContext(ref, session, platform)
         await session.commit()
-        await platform.commit()
+        if platform is not session:
+            await platform.commit()
 
 
 Tenant = Annotated[TenantContext, Depends(tenant_context, scope="function")]

@@ -38,6 +38,7 @@ def _config(tree: str) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR / tree))
     cfg.set_main_option("version_locations", str(MIGRATIONS_DIR / tree / "versions"))
+    cfg.set_main_option("path_separator", "os")
     return cfg
 
 

@@ -153,6 +153,20 @@ class Database:
                 yield scoped
 
     @asynccontextmanager
+    async def tenant_unit_of_work(self, tenant: TenantRef) -> AsyncIterator[tuple[AsyncSession, AsyncSession]]:
+        """The tenant session and a platform session (audit, outbox) for one unit of work.
+
+        SQLite allows one writer per file: a pooled tenant's rows share the platform file, so
+        there both are one session (and one transaction), else the two would wait on each other.
+        """
+        async with self.tenant_session(tenant) as session:
+            if self.is_sqlite and tenant.isolation == "pooled":
+                yield session, session
+                return
+            async with self.platform_session() as platform:
+                yield session, platform
+
+    @asynccontextmanager
     async def _attached(self, tenant: TenantRef) -> AsyncIterator[AsyncConnection]:
         """A platform connection with the tenant's file attached for this session only, which
         keeps SQLite's attach limit out of reach however many tenants there are."""

@@ -1,0 +1,152 @@
+"""Shared fixtures. Every database test runs on SQLite and on PostgreSQL (``backend`` param).
+
+PostgreSQL: ``ATRIUM_TEST_POSTGRES_URL`` (default the local server); each test gets its own
+database, dropped afterwards with every tenant database it created. With ``CI=true`` a missing
+PostgreSQL or RabbitMQ fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+import atrium.consumers  # noqa: F401
+from atrium.api.app import create_app
+from atrium.cli.migrate import migrate_all
+from atrium.core.db import async_url
+from atrium.core.settings import Settings
+from atrium.platform.admin import service as admins
+from atrium.runtime import Runtime
+
+POSTGRES_URL = os.environ.get("ATRIUM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+RABBITMQ_URL = os.environ.get("ATRIUM_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def reachable(url: str, default_port: int) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, url: str, port: int) -> None:
+    if reachable(url, port):
+        return
+    message = f"{name} is not reachable at {url}"
+    if IN_CI:
+        pytest.fail(f"{message} (CI=true requires it)")
+    pytest.skip(message)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgresql":
+        require_service("PostgreSQL", POSTGRES_URL, 5432)
+    return str(request.param)
+
+
+def _server_url(database: str) -> str:
+    parsed = urlparse(POSTGRES_URL)
+    return parsed._replace(path=f"/{database}").geturl()
+
+
+async def _admin_execute(*statements: str) -> list[Any]:
+    engine = create_async_engine(async_url(POSTGRES_URL), poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    results = []
+    try:
+        async with engine.connect() as conn:
+            for statement in statements:
+                result = await conn.execute(text(statement))
+                results.append(result.fetchall() if result.returns_rows else None)
+    finally:
+        await engine.dispose()
+    return results
+
+
+@pytest.fixture
+async def database_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'platform.db'}"
+        return
+    name = f"atrium_test_{uuid.uuid4().hex[:10]}"
+    await _admin_execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield _server_url(name)
+    finally:
+        [rows] = await _admin_execute(f"SELECT datname FROM pg_database WHERE datname LIKE '{name}%'")
+        await _admin_execute(*[f'DROP DATABASE IF EXISTS "{r[0]}" WITH (FORCE)' for r in rows])
+
+
+def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "env": "test",
+        "data_dir": data_dir,
+        "database_url": database_url,
+        "broker_url": "memory://",
+        "log_json": False,
+        "log_level": "WARNING",
+        "event_retry_base_seconds": 0.01,
+        "tenant_cache_ttl_seconds": 0.0,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return make_settings(database_url, tmp_path / "var")
+
+
+@pytest.fixture
+async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    rt = Runtime(settings)
+    await migrate_all(rt, show_progress=False)
+    try:
+        yield rt
+    finally:
+        await rt.close()
+
+
+@pytest.fixture
+async def admin_token(runtime: Runtime) -> str:
+    async with runtime.db.platform_session() as session, session.begin():
+        _, _, token = await admins.create_admin(session, f"admin-{uuid.uuid4().hex[:6]}@example.com", "correct horse")
+    return token
+
+
+@pytest.fixture
+async def client(runtime: Runtime, admin_token: str) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(runtime=runtime, embedded_worker=False)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://atrium.test", headers={"Authorization": f"Bearer {admin_token}"}
+    ) as c:
+        yield c
+
+
+@pytest.fixture
+def rabbitmq_url() -> str:
+    require_service("RabbitMQ", RABBITMQ_URL, 5672)
+    return RABBITMQ_URL
+
+
+async def create_tenant(client: httpx.AsyncClient, slug: str, isolation: str = "pooled", **extra: Any) -> dict[str, Any]:
+    response = await client.post("/api/v1/platform/tenants", json={"slug": slug, "isolation": isolation, **extra})
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    assert body["status"] == "active", body
+    return body
