@@ -25,7 +25,9 @@ def periodic_jobs(rt: Runtime) -> list[PeriodicJob]:
             await session.execute(delete(OutboxEvent).where(OutboxEvent.delivered_at < cutoff))
 
     return [
-        PeriodicJob("audit.checkpoint", dt.timedelta(seconds=rt.settings.audit_checkpoint_interval_seconds), audit_checkpoint),
+        PeriodicJob(
+            "audit.checkpoint", dt.timedelta(seconds=rt.settings.audit_checkpoint_interval_seconds), audit_checkpoint
+        ),
         PeriodicJob("events.purge_outbox", dt.timedelta(hours=1), purge_outbox),
     ]
 

@@ -20,7 +20,9 @@ from atrium.platform.tenancy.tenant_router import router as tenant_router
 from atrium.runtime import Runtime
 
 
-def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None, embedded_worker: bool | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, runtime: Runtime | None = None, embedded_worker: bool | None = None
+) -> FastAPI:
     settings = settings or (runtime.settings if runtime else get_settings())
     configure_logging(settings.log_level, settings.log_json)
     rt = runtime or Runtime(settings)

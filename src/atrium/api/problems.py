@@ -75,7 +75,9 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
         for e in exc.errors()
     ]
     if any(e["type"] == "json_invalid" for e in errors):
-        return problem(400, "Malformed JSON", "the request body is not valid JSON", "malformed-json", request, errors=errors)
+        return problem(
+            400, "Malformed JSON", "the request body is not valid JSON", "malformed-json", request, errors=errors
+        )
     summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
     return problem(422, "Validation failed", summary, "validation-failed", request, errors=errors)
 
@@ -94,7 +96,9 @@ async def _isolation_error(request: Request, exc: Exception) -> Response:
 
 async def _unhandled(request: Request, exc: Exception) -> Response:
     log.exception("request.unhandled", path=request.url.path)
-    return problem(500, "Internal error", "an unexpected error occurred; quote the request id", "internal-error", request)
+    return problem(
+        500, "Internal error", "an unexpected error occurred; quote the request id", "internal-error", request
+    )
 
 
 def install(app: FastAPI) -> None:

@@ -167,7 +167,9 @@ def tenant_show(tenant: str, as_json: Annotated[bool, typer.Option("--json")] = 
 
     found, steps = run(work)
     if as_json:
-        payload = tenant_dict(found) | {"provisioning": [ProvisioningStepRead.model_validate(s).model_dump(mode="json") for s in steps]}
+        payload = tenant_dict(found) | {
+            "provisioning": [ProvisioningStepRead.model_validate(s).model_dump(mode="json") for s in steps]
+        }
         out.print_json(json.dumps(payload))
         return
     _print_tenant(found, False)
@@ -250,7 +252,8 @@ def audit_verify(tenant: Annotated[str | None, typer.Option(help="Only this tena
         if r.ok:
             out.print(f"[green]intact[/green] chain {r.chain}: {r.checked} events, {r.checkpoints} signed checkpoints")
         else:
-            err.print(f"[red]BROKEN[/red] chain {r.chain}: first broken event seq {r.broken_seq} (id {r.broken_id}): {r.reason}")
+            where = f"seq {r.broken_seq} (id {r.broken_id})"
+            err.print(f"[red]BROKEN[/red] chain {r.chain}: first broken event {where}: {r.reason}")
     if broken:
         raise typer.Exit(1)
 
@@ -271,7 +274,9 @@ def audit_checkpoint() -> None:
 
 
 @events_app.command("replay")
-def events_replay(ids: Annotated[list[int] | None, typer.Argument(help="Dead-letter ids; all when omitted.")] = None) -> None:
+def events_replay(
+    ids: Annotated[list[int] | None, typer.Argument(help="Dead-letter ids; all when omitted.")] = None,
+) -> None:
     """Deliver dead-lettered events to their consumers again."""
     import atrium.consumers  # noqa: F401  (registers the consumers)
 
@@ -285,7 +290,9 @@ def events_replay(ids: Annotated[list[int] | None, typer.Argument(help="Dead-let
 
 
 @admin_app.command("create")
-def admin_create(email: str, password: Annotated[str | None, typer.Option(help="Generated when omitted.")] = None) -> None:
+def admin_create(
+    email: str, password: Annotated[str | None, typer.Option(help="Generated when omitted.")] = None
+) -> None:
     """Create a platform administrator; prints the password and API token once."""
     from atrium.platform.admin import service
 
@@ -311,7 +318,8 @@ def demo(slug: str = "demo", admin_email: str = "admin@atrium.local") -> None:
         async with rt.db.platform_session() as session, session.begin():
             if await admins.count(session) == 0:
                 _, pw, token = await admins.create_admin(session, admin_email)
-                out.print(f"[bold]Console administrator[/bold] {admin_email}  password: {pw}  API token: {token}  (shown once)")
+                out.print(f"[bold]Console administrator[/bold] {admin_email}  password: {pw}  (shown once)")
+                out.print(f"API token: {token}  (shown once)")
             taken = await repository.slug_taken(session, slug)
         if not taken:
             tenant = await service.create(rt, TenantCreate(slug=slug, name="Demo Company", sample_data=True))

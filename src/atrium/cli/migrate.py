@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from atrium.core.migrate import head_revision, upgrade_control
+from atrium.core.tenancy import TenantRef
 from atrium.platform.tenancy import repository, storage
 from atrium.platform.tenancy.registry import to_ref
 from atrium.runtime import Runtime
@@ -31,10 +32,16 @@ async def migrate_all(rt: Runtime, *, stop_on_error: bool = True, show_progress:
     head = head_revision("tenant")
     report = MigrationReport()
     async with rt.db.platform_session() as session:
-        tenants = [t for t in await repository.all_with_storage(session) if t.schema_revision or t.status != "provisioning"]
+        tenants = [
+            t for t in await repository.all_with_storage(session) if t.schema_revision or t.status != "provisioning"
+        ]
     pooled_done = False
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), disable=not show_progress
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        disable=not show_progress,
     ) as progress:
         task = progress.add_task("migrating tenants", total=len(tenants) + 1)
         try:
@@ -71,7 +78,6 @@ async def migrate_all(rt: Runtime, *, stop_on_error: bool = True, show_progress:
     return report
 
 
-def _pooled_ref():  # type: ignore[no-untyped-def]
-    from atrium.core.tenancy import TenantRef
-
+def _pooled_ref() -> TenantRef:
+    """Stands for "the pooled tables" when migrating them (they belong to no single tenant)."""
     return TenantRef(id="", slug="", name="", isolation="pooled", region="default", status="active", storage_name=None)

@@ -96,7 +96,9 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, settings: Settings, *, pool_size: int | None = None, max_overflow: int | None = None) -> AsyncEngine:
+def create_engine(
+    url: str, settings: Settings, *, pool_size: int | None = None, max_overflow: int | None = None
+) -> AsyncEngine:
     """An async engine; SQLite gets WAL, a busy timeout and foreign keys on every connection."""
     aurl = async_url(url)
     if is_sqlite(aurl):

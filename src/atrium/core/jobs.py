@@ -40,11 +40,15 @@ class Scheduler:
     async def _claim(self, job: PeriodicJob, now: dt.datetime) -> bool:
         insert = postgresql.insert if not self.db.is_sqlite else sqlite.insert
         async with self.db.platform_session() as session, session.begin():
-            await session.execute(insert(JobSchedule).values(name=job.name, next_run_at=now, runs=0).on_conflict_do_nothing())
+            await session.execute(
+                insert(JobSchedule).values(name=job.name, next_run_at=now, runs=0).on_conflict_do_nothing()
+            )
             claimed = await session.execute(
                 update(JobSchedule)
                 .where(JobSchedule.name == job.name, JobSchedule.next_run_at <= now)
-                .values(next_run_at=now + job.interval, holder=self.holder, runs=JobSchedule.runs + 1, last_started_at=now)
+                .values(
+                    next_run_at=now + job.interval, holder=self.holder, runs=JobSchedule.runs + 1, last_started_at=now
+                )
             )
         return bool(claimed.rowcount)  # type: ignore[attr-defined]
 
@@ -62,7 +66,9 @@ class Scheduler:
                 log.exception("job.failed", job=job.name)
             async with self.db.platform_session() as session, session.begin():
                 await session.execute(
-                    update(JobSchedule).where(JobSchedule.name == job.name).values(last_finished_at=utcnow(), last_error=error)
+                    update(JobSchedule)
+                    .where(JobSchedule.name == job.name)
+                    .values(last_finished_at=utcnow(), last_error=error)
                 )
             ran.append(job.name)
         return ran

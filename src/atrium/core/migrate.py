@@ -90,10 +90,7 @@ def protect_pooled_table(table: str) -> None:
     if target is None or not target.pooled or op.get_bind().dialect.name != "postgresql":
         return
     role = target.app_role
-    op.execute(
-        f"DO $$ BEGIN CREATE ROLE {role} NOLOGIN NOBYPASSRLS; "
-        "EXCEPTION WHEN duplicate_object THEN NULL; END $$"
-    )
+    op.execute(f"DO $$ BEGIN CREATE ROLE {role} NOLOGIN NOBYPASSRLS; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
     op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
     op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
     predicate = "tenant_id = current_setting('atrium.tenant_id', true)"

@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(None, description="Redis for caches and rate limits; unset means in-memory.")
     regions: dict[str, str] = Field(
         default_factory=dict,
-        description="Region → server URL for database-mode tenants, e.g. {\"eu\": \"postgresql://host/postgres\"}. "
+        description='Region → server URL for database-mode tenants, e.g. {"eu": "postgresql://host/postgres"}. '
         "The region `default` is always the platform database's own server.",
     )
     default_region: str = Field("default", description="Region used when a tenant names none.")

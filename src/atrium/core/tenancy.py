@@ -137,8 +137,8 @@ class Database:
                 yield session
         elif tenant.isolation == "schema" and self.is_sqlite:
             async with self._attached(tenant) as conn:
-                bind = await conn.execution_options(schema_translate_map={None: SQLITE_TENANT_ALIAS})
-                async with _scoped(AsyncSession(bind, expire_on_commit=False), tenant) as session:
+                attached = await conn.execution_options(schema_translate_map={None: SQLITE_TENANT_ALIAS})
+                async with _scoped(AsyncSession(attached, expire_on_commit=False), tenant) as session:
                     yield session
         elif tenant.isolation == "schema":
             bind = self.engine.execution_options(schema_translate_map={None: tenant.storage_name})

@@ -77,8 +77,13 @@ async def render(request: Request, name: str, status_code: int = 200, **ctx: Any
     return templates.TemplateResponse(
         request,
         name,
-        {"csrf_token": csrf_token(request), "flashes": flashes, "tenant_choices": tenant_choices,
-         "admin_email": request.session.get("admin_email"), **ctx},
+        {
+            "csrf_token": csrf_token(request),
+            "flashes": flashes,
+            "tenant_choices": tenant_choices,
+            "admin_email": request.session.get("admin_email"),
+            **ctx,
+        },
         status_code=status_code,
     )
 
@@ -89,15 +94,21 @@ async def login_page(request: Request) -> HTMLResponse:
 
 
 @router.post("/login", dependencies=[Csrf])
-async def login(request: Request, session: PlatformSession, email: Annotated[str, Form()], password: Annotated[str, Form()]) -> Response:
+async def login(
+    request: Request, session: PlatformSession, email: Annotated[str, Form()], password: Annotated[str, Form()]
+) -> Response:
     admin = await admins.authenticate(session, email, password)
     if admin is None:
-        await audit.record(session, action="platform.console.login_failed", data={"email": email.strip().lower()}, actor="anonymous")
+        await audit.record(
+            session, action="platform.console.login_failed", data={"email": email.strip().lower()}, actor="anonymous"
+        )
         flash(request, "Wrong email or password.", "error")
         return await render(request, "console/login.html", status_code=401, email=email)
     request.session.clear()
     request.session.update({"admin_id": admin.id, "admin_email": admin.email, "csrf": secrets.token_urlsafe(32)})
-    await audit.record(session, action="platform.console.login", object_type="admin", object_id=admin.id, actor=admin.email)
+    await audit.record(
+        session, action="platform.console.login", object_type="admin", object_id=admin.id, actor=admin.email
+    )
     return RedirectResponse("/", status_code=303)
 
 
@@ -119,7 +130,9 @@ async def dashboard(request: Request, admin: Admin, session: PlatformSession) ->
 
 @router.get("/tenants")
 async def tenants_page(request: Request, admin: Admin, session: PlatformSession, rt: RuntimeDep) -> HTMLResponse:
-    rows, total = await tenant_repo.list_tenants(session, include_deleted=request.query_params.get("deleted") == "1", limit=1000)
+    rows, total = await tenant_repo.list_tenants(
+        session, include_deleted=request.query_params.get("deleted") == "1", limit=1000
+    )
     return await render(request, "console/tenants.html", tenants=rows, total=total, regions=rt.settings.known_regions)
 
 
@@ -157,7 +170,9 @@ async def tenant_page(request: Request, key: str, admin: Admin, session: Platfor
 
 
 @router.get("/tenants/{key}/provisioning")
-async def tenant_provisioning_fragment(request: Request, key: str, admin: Admin, session: PlatformSession) -> HTMLResponse:
+async def tenant_provisioning_fragment(
+    request: Request, key: str, admin: Admin, session: PlatformSession
+) -> HTMLResponse:
     """HTMX fragment: the provisioning log, refreshed while a tenant provisions."""
     tenant = await tenants.get(session, key)
     steps = await tenant_repo.steps(session, tenant.id)
@@ -165,7 +180,9 @@ async def tenant_provisioning_fragment(request: Request, key: str, admin: Admin,
 
 
 @router.post("/tenants/{key}/{action}", dependencies=[Csrf])
-async def tenant_action(request: Request, key: str, action: str, admin: Admin, rt: RuntimeDep, session: PlatformSession) -> Response:
+async def tenant_action(
+    request: Request, key: str, action: str, admin: Admin, rt: RuntimeDep, session: PlatformSession
+) -> Response:
     form = await request.form()
     reason = str(form.get("reason", "")) or None
     try:
@@ -202,7 +219,9 @@ async def audit_page(request: Request, admin: Admin, session: PlatformSession) -
         limit=50,
     )
     events = await audit.list_events(session, f)
-    return await render(request, "console/audit.html", events=events, q=q, next_before=events[-1].id if len(events) == 50 else None)
+    return await render(
+        request, "console/audit.html", events=events, q=q, next_before=events[-1].id if len(events) == 50 else None
+    )
 
 
 @router.post("/audit/verify", dependencies=[Csrf])

@@ -22,7 +22,9 @@ async def create(ctx: TenantContext, data: NoteCreate) -> Note:
     note = Note(title=data.title, body=data.body, author=context.actor.get())
     ctx.session.add(note)
     await ctx.session.flush()
-    await audit.record(ctx.platform, action="notes.note.created", tenant_id=ctx.tenant.id, object_type="note", object_id=note.id)
+    await audit.record(
+        ctx.platform, action="notes.note.created", tenant_id=ctx.tenant.id, object_type="note", object_id=note.id
+    )
     return note
 
 
@@ -33,7 +35,11 @@ async def update(ctx: TenantContext, note_id: str, data: NoteUpdate) -> Note:
         setattr(note, field, value)
     await ctx.session.flush()
     await audit.record(
-        ctx.platform, action="notes.note.updated", tenant_id=ctx.tenant.id, object_type="note", object_id=note.id,
+        ctx.platform,
+        action="notes.note.updated",
+        tenant_id=ctx.tenant.id,
+        object_type="note",
+        object_id=note.id,
         data={"fields": sorted(changes)},
     )
     return note
@@ -43,4 +49,6 @@ async def delete(ctx: TenantContext, note_id: str) -> None:
     note = await get(ctx, note_id)
     await ctx.session.delete(note)
     await ctx.session.flush()
-    await audit.record(ctx.platform, action="notes.note.deleted", tenant_id=ctx.tenant.id, object_type="note", object_id=note_id)
+    await audit.record(
+        ctx.platform, action="notes.note.deleted", tenant_id=ctx.tenant.id, object_type="note", object_id=note_id
+    )

@@ -18,7 +18,9 @@ router = APIRouter(tags=["audit"])
 
 def _filter(
     actor: str | None = None,
-    action: Annotated[str | None, Query(description="Exact action, or a prefix ending in '.' (e.g. `tenant.`).")] = None,
+    action: Annotated[
+        str | None, Query(description="Exact action, or a prefix ending in '.' (e.g. `tenant.`).")
+    ] = None,
     object_type: str | None = None,
     object_id: str | None = None,
     since: dt.datetime | None = None,
@@ -27,11 +29,15 @@ def _filter(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> service.AuditFilter:
     return service.AuditFilter(
-        actor=actor, action=action, object_type=object_type, object_id=object_id,
-        since=since, until=until, before_id=before, limit=limit,
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        since=since,
+        until=until,
+        before_id=before,
+        limit=limit,
     )
-
-
 
 
 async def _page(session: AsyncSession, f: service.AuditFilter) -> AuditPage:

@@ -59,9 +59,7 @@ def chain_of(tenant_id: str | None) -> str:
 async def _lock_head(session: AsyncSession, chain: str) -> AuditChainHead:
     dialect = session.bind.dialect.name if session.bind else "sqlite"
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    await session.execute(
-        insert(AuditChainHead).values(chain=chain, seq=0, hash=GENESIS_HASH).on_conflict_do_nothing()
-    )
+    await session.execute(insert(AuditChainHead).values(chain=chain, seq=0, hash=GENESIS_HASH).on_conflict_do_nothing())
     head = (
         await session.execute(select(AuditChainHead).where(AuditChainHead.chain == chain).with_for_update())
     ).scalar_one()
@@ -120,7 +118,7 @@ class AuditFilter:
     limit: int = 50
 
 
-def _filtered(f: AuditFilter) -> Select[tuple[AuditEvent]]:
+def _filtered(f: AuditFilter) -> Select[AuditEvent]:
     stmt = select(AuditEvent)
     if f.tenant_id is not None:
         stmt = stmt.where(AuditEvent.tenant_id == f.tenant_id)
@@ -134,7 +132,9 @@ def _filtered(f: AuditFilter) -> Select[tuple[AuditEvent]]:
         if value is not None:
             stmt = stmt.where(column == value)
     if f.action is not None:
-        stmt = stmt.where(AuditEvent.action.startswith(f.action) if f.action.endswith(".") else AuditEvent.action == f.action)
+        stmt = stmt.where(
+            AuditEvent.action.startswith(f.action) if f.action.endswith(".") else AuditEvent.action == f.action
+        )
     if f.since is not None:
         stmt = stmt.where(AuditEvent.occurred_at >= f.since)
     if f.until is not None:
@@ -179,9 +179,7 @@ async def verify_chain(session: AsyncSession, chain: str, signer: CheckpointSign
     """Walk one chain in order; report the first event whose link does not hold."""
     report = ChainReport(chain)
     hashes_at: dict[int, str] = {}
-    checkpoints = list(
-        (await session.execute(select(AuditCheckpoint).where(AuditCheckpoint.chain == chain))).scalars()
-    )
+    checkpoints = list((await session.execute(select(AuditCheckpoint).where(AuditCheckpoint.chain == chain))).scalars())
     wanted = {c.seq for c in checkpoints}
     prev_hash, expected_seq = GENESIS_HASH, 1
     stmt = (
@@ -199,7 +197,9 @@ async def verify_chain(session: AsyncSession, chain: str, signer: CheckpointSign
                 missing = f"events {expected_seq}..{seq - 1} are missing" if seq > expected_seq else "duplicate seq"
                 return report.fail(expected_seq, event_id, f"chain broken before seq {seq}: {missing} (row removed)")
             if stored_prev != prev_hash:
-                return report.fail(seq, event_id, "prev_hash does not match the previous event (row inserted or removed)")
+                return report.fail(
+                    seq, event_id, "prev_hash does not match the previous event (row inserted or removed)"
+                )
             if event_hash(prev_hash, fields) != stored_hash:
                 return report.fail(seq, event_id, "hash does not match the event's content (row altered)")
             if seq in wanted:
@@ -208,12 +208,16 @@ async def verify_chain(session: AsyncSession, chain: str, signer: CheckpointSign
             report.checked += 1
     head = (await session.execute(select(AuditChainHead).where(AuditChainHead.chain == chain))).scalar_one_or_none()
     if head is not None and (head.seq, head.hash) != (report.checked, prev_hash):
-        return report.fail(head.seq, None, f"chain ends at seq {report.checked} but its head records seq {head.seq} (rows removed)")
+        return report.fail(
+            head.seq, None, f"chain ends at seq {report.checked} but its head records seq {head.seq} (rows removed)"
+        )
     for checkpoint in checkpoints:
         if signer is not None and not signer.verify(checkpoint):
             return report.fail(checkpoint.seq, None, f"checkpoint {checkpoint.id} has an invalid signature")
         if hashes_at.get(checkpoint.seq) != checkpoint.hash:
-            return report.fail(checkpoint.seq, None, f"event {checkpoint.seq} differs from signed checkpoint {checkpoint.id}")
+            return report.fail(
+                checkpoint.seq, None, f"event {checkpoint.seq} differs from signed checkpoint {checkpoint.id}"
+            )
         report.checkpoints += 1
     return report
 

@@ -11,7 +11,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-Deliver = Callable[[str, dict[str, Any]], Awaitable[None]]
+Deliver = Callable[[str, dict[str, Any]], Awaitable[object]]
 
 
 class Bus(Protocol):

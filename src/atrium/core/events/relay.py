@@ -81,7 +81,9 @@ class EventSystem:
                 return True
             except Exception as exc:
                 error = exc
-                log.warning("event.consumer_failed", consumer=consumer_name, event_id=event.id, attempt=attempt, error=repr(exc))
+                log.warning(
+                    "event.consumer_failed", consumer=consumer_name, event_id=event.id, attempt=attempt, error=repr(exc)
+                )
                 if attempt < self.settings.event_max_attempts:
                     await asyncio.sleep(self.settings.event_retry_base_seconds * 2 ** (attempt - 1))
         async with self.db.platform_session() as session, session.begin():
@@ -113,4 +115,3 @@ class EventSystem:
             replayed += ok
             failed += not ok
         return replayed, failed
-

@@ -46,12 +46,21 @@ async def create_admin(session: AsyncSession, email: str, password: str | None =
     admin = ConsoleAdmin(email=email, password_hash=hash_password(password), api_token_hash=token_hash(token))
     session.add(admin)
     await session.flush()
-    await audit.record(session, action="platform.admin.created", object_type="admin", object_id=admin.id, data={"email": email}, actor="cli")
+    await audit.record(
+        session,
+        action="platform.admin.created",
+        object_type="admin",
+        object_id=admin.id,
+        data={"email": email},
+        actor="cli",
+    )
     return admin, password, token
 
 
 async def authenticate(session: AsyncSession, email: str, password: str) -> ConsoleAdmin | None:
-    admin = (await session.execute(select(ConsoleAdmin).where(ConsoleAdmin.email == email.strip().lower()))).scalar_one_or_none()
+    admin = (
+        await session.execute(select(ConsoleAdmin).where(ConsoleAdmin.email == email.strip().lower()))
+    ).scalar_one_or_none()
     if admin is None:
         hash_password(password)  # same work whether or not the account exists
         return None

@@ -27,7 +27,9 @@ class TenantInactive(Forbidden):
     title = "Tenant not active"
 
     def __init__(self, slug: str, status: str) -> None:
-        super().__init__(f"tenant {slug!r} is {status}; its data cannot be used until it is active", tenant=slug, status=status)
+        super().__init__(
+            f"tenant {slug!r} is {status}; its data cannot be used until it is active", tenant=slug, status=status
+        )
 
 
 class TenantProvisioning(Conflict):

@@ -99,7 +99,12 @@ async def _object_storage(rt: Runtime, ref: TenantRef, tenant: Tenant) -> str:
 
 
 async def _telemetry(rt: Runtime, ref: TenantRef, tenant: Tenant) -> str:
-    tags = {"tenant.id": ref.id, "tenant.slug": ref.slug, "tenant.region": ref.region, "tenant.isolation": ref.isolation}
+    tags = {
+        "tenant.id": ref.id,
+        "tenant.slug": ref.slug,
+        "tenant.region": ref.region,
+        "tenant.isolation": ref.isolation,
+    }
     await _insert_missing_settings(rt, ref, {"telemetry.tags": tags})
     return "tags " + ", ".join(f"{k}={v}" for k, v in tags.items())
 
@@ -141,7 +146,10 @@ STEPS: list[Step] = [
 
 def plan(tenant: Tenant) -> list[ProvisioningStep]:
     """The log rows of a new tenant, all pending, in order."""
-    return [ProvisioningStep(tenant_id=tenant.id, position=i, step=s.name, status=StepStatus.pending.value, attempts=0) for i, s in enumerate(STEPS, 1)]
+    return [
+        ProvisioningStep(tenant_id=tenant.id, position=i, step=s.name, status=StepStatus.pending.value, attempts=0)
+        for i, s in enumerate(STEPS, 1)
+    ]
 
 
 async def run(rt: Runtime, tenant_id: str) -> Tenant:
@@ -218,7 +226,9 @@ async def _activate(rt: Runtime, tenant_id: str) -> None:
         if tenant.status != TenantStatus.provisioning.value:
             return
         tenant.status, tenant.status_changed_at = TenantStatus.active.value, utcnow()
-        await audit.record(session, action="tenant.activated", tenant_id=tenant_id, object_type="tenant", object_id=tenant_id)
+        await audit.record(
+            session, action="tenant.activated", tenant_id=tenant_id, object_type="tenant", object_id=tenant_id
+        )
         await publish(
             session,
             "tenant.events",

@@ -25,7 +25,12 @@ async def slug_taken(session: AsyncSession, slug: str) -> bool:
 
 
 async def list_tenants(
-    session: AsyncSession, *, status: str | None = None, include_deleted: bool = False, limit: int = 100, offset: int = 0
+    session: AsyncSession,
+    *,
+    status: str | None = None,
+    include_deleted: bool = False,
+    limit: int = 100,
+    offset: int = 0,
 ) -> tuple[Sequence[Tenant], int]:
     stmt = select(Tenant)
     if status is not None:

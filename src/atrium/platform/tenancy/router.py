@@ -30,7 +30,9 @@ async def _detail(session: PlatformSession, key: str) -> TenantDetail:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=TenantDetail)
-async def create_tenant(data: TenantCreate, rt: RuntimeDep, session: PlatformSession, _: CurrentPrincipal) -> TenantDetail:
+async def create_tenant(
+    data: TenantCreate, rt: RuntimeDep, session: PlatformSession, _: CurrentPrincipal
+) -> TenantDetail:
     """Create and provision a tenant. A failed step leaves it `provisioning` with the error shown."""
     tenant = await service.create(rt, data)
     return await _detail(session, tenant.id)
@@ -63,7 +65,9 @@ async def provisioning_log(tenant: str, session: PlatformSession, _: CurrentPrin
 
 
 @router.post("/{tenant}/resume-provisioning", response_model=TenantDetail)
-async def resume_provisioning(tenant: str, rt: RuntimeDep, session: PlatformSession, _: CurrentPrincipal) -> TenantDetail:
+async def resume_provisioning(
+    tenant: str, rt: RuntimeDep, session: PlatformSession, _: CurrentPrincipal
+) -> TenantDetail:
     found = await service.resume_provisioning(rt, tenant)
     return await _detail(session, found.id)
 

@@ -28,9 +28,7 @@ class TenantCreate(BaseModel):
     @classmethod
     def _slug(cls, value: str) -> str:
         if not SLUG_PATTERN.match(value):
-            raise ValueError(
-                "slug must be 1-63 characters of [a-z0-9-], starting and ending with a letter or digit"
-            )
+            raise ValueError("slug must be 1-63 characters of [a-z0-9-], starting and ending with a letter or digit")
         return value
 
 

@@ -63,10 +63,9 @@ async def create_storage(db: Database, tenant: TenantRef) -> str:
         return f"schema {tenant.storage_name}"
     url = db.tenant_database_url(tenant)
     if is_sqlite(url):
-        path = make_url(url).database
-        assert path
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return f"file {Path(path).name}"
+        file = Path(make_url(url).database or "")
+        file.parent.mkdir(parents=True, exist_ok=True)
+        return f"file {file.name}"
     server = db.settings.region_server_url(tenant.region)
     assert server
     async with _server_admin(server) as conn:

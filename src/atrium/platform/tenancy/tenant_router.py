@@ -60,6 +60,10 @@ async def put_setting(tenant: Tenant, key: str, body: SettingValue) -> SettingVa
         row.value = body.value
     await tenant.session.flush()
     await audit.record(
-        tenant.platform, action="tenant.setting.changed", tenant_id=tenant.tenant.id, object_type="setting", object_id=key
+        tenant.platform,
+        action="tenant.setting.changed",
+        tenant_id=tenant.tenant.id,
+        object_type="setting",
+        object_id=key,
     )
     return body
