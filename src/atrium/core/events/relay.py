@@ -72,12 +72,16 @@ class EventSystem:
         for attempt in range(1, self.settings.event_max_attempts + 1):
             try:
                 async with self.db.platform_session() as session, session.begin():
+                    if await session.get(ProcessedEvent, (consumer_name, event.id)) is not None:
+                        return True  # already processed: a duplicate delivery
                     session.add(ProcessedEvent(consumer=consumer_name, event_id=event.id))
                     try:
                         await session.flush()
-                    except IntegrityError:
-                        return True  # already processed: a duplicate delivery
+                    except IntegrityError as exc:
+                        raise _Duplicate() from exc  # a concurrent delivery won the ledger row
                     await consumer.handler(session, event)
+                return True
+            except _Duplicate:
                 return True
             except Exception as exc:
                 error = exc
@@ -115,3 +119,7 @@ class EventSystem:
             replayed += ok
             failed += not ok
         return replayed, failed
+
+
+class _Duplicate(Exception):
+    """Raised out of the transaction (rolling it back) when another delivery already recorded the event."""
