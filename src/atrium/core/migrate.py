@@ -7,6 +7,7 @@ and a tenant database.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,7 @@ def _config(tree: str) -> Config:
     return cfg
 
 
+@functools.cache
 def head_revision(tree: str) -> str:
     head = ScriptDirectory.from_config(_config(tree)).get_current_head()
     assert head is not None, f"migration tree {tree} has no revisions"

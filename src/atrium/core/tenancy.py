@@ -21,6 +21,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, with_loader_criteria
+from sqlalchemy.sql.elements import BindParameter
 
 from atrium.core.db import TenantScoped, create_engine, is_sqlite
 from atrium.core.settings import Settings
@@ -205,9 +206,29 @@ class TenantIsolationError(RuntimeError):
     """A row of another tenant was about to be written through a tenant session."""
 
 
+def _refuse_other_tenant(state: ORMExecuteState, tenant_id: str) -> None:
+    """insert()/update() statements skip the flush: refuse any that write another tenant's id."""
+    stmt: Any = state.statement
+    params = state.parameters
+    rows: list[Any] = list(params) if isinstance(params, (list, tuple)) else [params or {}]
+    rows.append(getattr(stmt, "_values", None) or {})
+    for multi in getattr(stmt, "_multi_values", None) or ():
+        rows.extend(multi)
+    for row in rows:
+        for key, value in row.items():
+            if (key if isinstance(key, str) else getattr(key, "key", None)) != "tenant_id":
+                continue
+            if isinstance(value, BindParameter):
+                value = value.effective_value
+            if not isinstance(value, str) or value != tenant_id:
+                raise TenantIsolationError("refusing to write a row of another tenant")
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _filter_by_tenant(state: ORMExecuteState) -> None:
     tenant_id = state.session.info.get("tenant_id")
+    if tenant_id is not None and (state.is_insert or state.is_update):
+        _refuse_other_tenant(state, tenant_id)
     if tenant_id is None or not (state.is_select or state.is_update or state.is_delete):
         return
     state.statement = state.statement.options(

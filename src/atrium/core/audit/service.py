@@ -57,13 +57,18 @@ def chain_of(tenant_id: str | None) -> str:
 
 
 async def _lock_head(session: AsyncSession, chain: str) -> AuditChainHead:
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    """Lock the chain's head row (creating it on the chain's first event) until commit.
+
+    PostgreSQL locks the row with FOR UPDATE. SQLite has no row locks: there the upsert comes
+    first, because a write is what takes the database's write lock before the head is read.
+    """
+    locked = select(AuditChainHead).where(AuditChainHead.chain == chain).with_for_update()
+    is_postgresql = session.bind is not None and session.bind.dialect.name == "postgresql"
+    if is_postgresql and (head := (await session.execute(locked)).scalar_one_or_none()) is not None:
+        return head
+    insert = postgresql.insert if is_postgresql else sqlite.insert
     await session.execute(insert(AuditChainHead).values(chain=chain, seq=0, hash=GENESIS_HASH).on_conflict_do_nothing())
-    head = (
-        await session.execute(select(AuditChainHead).where(AuditChainHead.chain == chain).with_for_update())
-    ).scalar_one()
-    return head
+    return (await session.execute(locked)).scalar_one()
 
 
 async def record(

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from atrium.apps.notes.models import Note
 from atrium.core.audit import service as audit
@@ -158,11 +158,12 @@ async def run(rt: Runtime, tenant_id: str) -> Tenant:
     async with rt.db.platform_session() as session:
         tenant = await repository.get(session, tenant_id)
         assert tenant is not None
-        log = list(await repository.steps(session, tenant_id))
-    for entry in log:
-        if entry.status in (StepStatus.succeeded.value, StepStatus.skipped.value):
+        log = [(entry.step, entry.status) for entry in await repository.steps(session, tenant_id)]
+    ref = to_ref(tenant)
+    for name, status in log:
+        if status in (StepStatus.succeeded.value, StepStatus.skipped.value):
             continue
-        if not await _run_step(rt, tenant_id, entry.step, steps[entry.step]):
+        if not await _run_step(rt, tenant, ref, steps[name]):
             break
     else:
         await _activate(rt, tenant_id)
@@ -173,50 +174,52 @@ async def run(rt: Runtime, tenant_id: str) -> Tenant:
         return tenant
 
 
-async def _run_step(rt: Runtime, tenant_id: str, name: str, step: Step) -> bool:
+async def _run_step(rt: Runtime, tenant: Tenant, ref: TenantRef, step: Step) -> bool:
+    """One step in its own unit of work: mark it running, run it, record the outcome and audit it."""
+    this_step = (ProvisioningStep.tenant_id == tenant.id, ProvisioningStep.step == step.name)
     async with rt.db.platform_session() as session, session.begin():
-        tenant, entry = await _load(session, tenant_id, name)
-        entry.status, entry.started_at, entry.error = StepStatus.running.value, utcnow(), None
-        entry.attempts += 1
+        await session.execute(
+            update(ProvisioningStep)
+            .where(*this_step)
+            .values(
+                status=StepStatus.running.value, started_at=utcnow(), error=None, attempts=ProvisioningStep.attempts + 1
+            )
+        )
     started = time.perf_counter()
     outcome: str | None = None
     error: str | None = None
     try:
-        outcome = await step.run(rt, to_ref(tenant), tenant)
+        outcome = await step.run(rt, ref, tenant)
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
-    duration_ms = (time.perf_counter() - started) * 1000
+    duration_ms = round((time.perf_counter() - started) * 1000, 3)
+    if error is not None:
+        status = StepStatus.failed.value
+    else:
+        status = StepStatus.succeeded.value if outcome is not None else StepStatus.skipped.value
     async with rt.db.platform_session() as session, session.begin():
-        fresh, entry = await _load(session, tenant_id, name)
-        entry.finished_at, entry.duration_ms = utcnow(), round(duration_ms, 3)
-        if tenant.schema_revision:
-            fresh.schema_revision = tenant.schema_revision
-        if error is None:
-            entry.status = StepStatus.succeeded.value if outcome is not None else StepStatus.skipped.value
-            fresh.provisioning_error = None
-        else:
-            entry.status, entry.error = StepStatus.failed.value, error
-            fresh.provisioning_error = f"step {name} failed: {error}"
+        await session.execute(
+            update(ProvisioningStep)
+            .where(*this_step)
+            .values(status=status, finished_at=utcnow(), duration_ms=duration_ms, error=error)
+        )
+        await session.execute(
+            update(Tenant)
+            .where(Tenant.id == tenant.id)
+            .values(
+                provisioning_error=None if error is None else f"step {step.name} failed: {error}",
+                schema_revision=tenant.schema_revision,
+            )
+        )
         await audit.record(
             session,
-            action=f"tenant.provisioning.step_{entry.status}",
-            tenant_id=tenant_id,
+            action=f"tenant.provisioning.step_{status}",
+            tenant_id=tenant.id,
             object_type="tenant",
-            object_id=tenant_id,
-            data={"step": name, "outcome": outcome, "error": error, "duration_ms": entry.duration_ms},
+            object_id=tenant.id,
+            data={"step": step.name, "outcome": outcome, "error": error, "duration_ms": duration_ms},
         )
     return error is None
-
-
-async def _load(session: Any, tenant_id: str, name: str) -> tuple[Tenant, ProvisioningStep]:
-    tenant = await repository.get(session, tenant_id)
-    entry = (
-        await session.execute(
-            select(ProvisioningStep).where(ProvisioningStep.tenant_id == tenant_id, ProvisioningStep.step == name)
-        )
-    ).scalar_one()
-    assert tenant is not None
-    return tenant, entry
 
 
 async def _activate(rt: Runtime, tenant_id: str) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from atrium.core.db import TenantBase, async_url, is_sqlite
-from atrium.core.migrate import TenantTarget, upgrade_tenant
+from atrium.core.migrate import TenantTarget, current_revision, head_revision, upgrade_tenant
 from atrium.core.tenancy import SQLITE_TENANT_ALIAS, Database, TenantRef
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -80,7 +80,11 @@ async def migrate_storage(db: Database, tenant: TenantRef) -> str | None:
     role = db.settings.app_role
     if tenant.isolation == "pooled":
         async with db.engine.connect() as conn:
-            revision = await upgrade_tenant(conn, TenantTarget(pooled=True, app_role=role))
+            target = TenantTarget(pooled=True, app_role=role)
+            current = await conn.run_sync(current_revision, target)
+            if current == head_revision("tenant"):
+                return current  # the shared tables are current: nothing to run for one more tenant
+            revision = await upgrade_tenant(conn, target)
             await conn.commit()
         return revision
     if tenant.isolation == "schema" and db.is_sqlite:
