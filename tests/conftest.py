@@ -150,3 +150,12 @@ async def create_tenant(client: httpx.AsyncClient, slug: str, isolation: str = "
     body: dict[str, Any] = response.json()
     assert body["status"] == "active", body
     return body
+
+
+REDIS_URL = os.environ.get("ATRIUM_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    require_service("Redis", REDIS_URL, 6379)
+    return REDIS_URL

@@ -16,11 +16,12 @@ class Runtime:
         settings.check()
         self.settings = settings
         self.db = Database(settings)
-        self.tenants = TenantRegistry(self.db, settings.tenant_cache_ttl_seconds)
+        self.tenants = TenantRegistry(self.db, settings.tenant_cache_ttl_seconds, settings.redis_url)
         self.bus = make_bus(settings.broker_url)
         self.events = EventSystem(self.db, self.bus, consumer_registry, settings)
         self.signer = CheckpointSigner(settings)
 
     async def close(self) -> None:
         await self.bus.close()
+        await self.tenants.close()
         await self.db.dispose()

@@ -30,11 +30,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        tasks: list[asyncio.Task[None]] = []
+        tasks: list[asyncio.Task[None]] = [asyncio.create_task(rt.tenants.listen(), name="atrium-tenant-cache")]
         if run_worker:
             from atrium.worker import background_tasks
 
-            tasks = await background_tasks(rt)
+            tasks += await background_tasks(rt)
         try:
             yield
         finally:

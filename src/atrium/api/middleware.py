@@ -57,17 +57,24 @@ class RequestContextMiddleware:
             return
 
         received = 0
+        too_large = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, too_large
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
+                    too_large = True
                     raise _BodyTooLarge()
             return message
 
         async def send_with_ids(message: Message) -> None:
+            if too_large:  # the app caught _BodyTooLarge (FastAPI makes it a 400): answer 413 instead
+                if message["type"] == "http.response.start":
+                    status_holder[0] = 413
+                    await self._too_large(scope, send, request_id, correlation)
+                return
             if message["type"] == "http.response.start":
                 status_holder[0] = message["status"]
                 headers = list(message.get("headers", []))
@@ -79,8 +86,9 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, limited_receive, send_with_ids)
         except _BodyTooLarge:
-            status_holder[0] = 413
-            await self._too_large(scope, send, request_id, correlation)
+            if status_holder[0] != 413:
+                status_holder[0] = 413
+                await self._too_large(scope, send, request_id, correlation)
         finally:
             self._observe(scope, status_holder[0], started)
             self._reset(tokens)

@@ -189,13 +189,7 @@ def _lifecycle_command(action: str) -> None:
     ) -> None:
         from atrium.platform.tenancy import service
 
-        async def work(rt: Runtime) -> Any:
-            async with rt.db.platform_session() as session:
-                changed = await service.change_status(rt, session, tenant, action, reason)
-                await session.commit()
-                return changed
-
-        _print_tenant(run(work), as_json)
+        _print_tenant(run(lambda rt: service.change_status(rt, tenant, action, reason)), as_json)
 
     command.__doc__ = f"{action.capitalize()} a tenant."
     tenant_app.command(action)(command)

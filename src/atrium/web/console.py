@@ -187,7 +187,7 @@ async def tenant_action(
     reason = str(form.get("reason", "")) or None
     try:
         if action in tenants.TRANSITIONS:
-            tenant = await tenants.change_status(rt, session, key, action, reason)
+            tenant = await tenants.change_status(rt, key, action, reason)
         elif action == "resume-provisioning":
             tenant = await tenants.resume_provisioning(rt, key)
         elif action == "delete":

@@ -184,7 +184,13 @@ async def verify_chain(session: AsyncSession, chain: str, signer: CheckpointSign
     """Walk one chain in order; report the first event whose link does not hold."""
     report = ChainReport(chain)
     hashes_at: dict[int, str] = {}
-    checkpoints = list((await session.execute(select(AuditCheckpoint).where(AuditCheckpoint.chain == chain))).scalars())
+    checkpoints = list(
+        (
+            await session.execute(
+                select(AuditCheckpoint).where(AuditCheckpoint.chain == chain).order_by(AuditCheckpoint.seq)
+            )
+        ).scalars()
+    )
     wanted = {c.seq for c in checkpoints}
     prev_hash, expected_seq = GENESIS_HASH, 1
     stmt = (

@@ -170,7 +170,7 @@ async def run(rt: Runtime, tenant_id: str) -> Tenant:
     async with rt.db.platform_session() as session:
         tenant = await repository.get(session, tenant_id)
         assert tenant is not None
-        rt.tenants.invalidate(tenant)
+        await rt.tenants.invalidate(tenant)
         return tenant
 
 

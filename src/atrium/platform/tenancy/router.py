@@ -74,9 +74,9 @@ async def resume_provisioning(
 
 def _lifecycle(action: str) -> None:
     async def change(
-        tenant: str, rt: RuntimeDep, session: PlatformSession, _: CurrentPrincipal, body: LifecycleReason | None = None
+        tenant: str, rt: RuntimeDep, _: CurrentPrincipal, body: LifecycleReason | None = None
     ) -> TenantRead:
-        found = await service.change_status(rt, session, tenant, action, body.reason if body else None)
+        found = await service.change_status(rt, tenant, action, body.reason if body else None)
         return TenantRead.model_validate(found)
 
     change.__name__ = f"{action}_tenant"

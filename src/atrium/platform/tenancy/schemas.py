@@ -27,7 +27,7 @@ class TenantCreate(BaseModel):
     @field_validator("slug")
     @classmethod
     def _slug(cls, value: str) -> str:
-        if not SLUG_PATTERN.match(value):
+        if not SLUG_PATTERN.fullmatch(value):
             raise ValueError("slug must be 1-63 characters of [a-z0-9-], starting and ending with a letter or digit")
         return value
 

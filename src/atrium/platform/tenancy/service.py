@@ -111,8 +111,16 @@ async def resume_provisioning(rt: Runtime, key: str) -> Tenant:
     return await provisioning.run(rt, tenant.id)
 
 
-async def change_status(rt: Runtime, session: AsyncSession, key: str, action: str, reason: str | None = None) -> Tenant:
-    """Suspend, resume or archive; flushes, the caller commits."""
+async def change_status(rt: Runtime, key: str, action: str, reason: str | None = None) -> Tenant:
+    """Suspend, resume or archive, in its own unit of work: every process's tenant cache is told
+    only after the commit, so none can re-cache the old status in between."""
+    async with rt.db.platform_session() as session, session.begin():
+        tenant = await _change_status(session, key, action, reason)
+    await rt.tenants.invalidate(tenant)
+    return tenant
+
+
+async def _change_status(session: AsyncSession, key: str, action: str, reason: str | None) -> Tenant:
     allowed_from, target, happened = TRANSITIONS[action]
     tenant = await get(session, key)
     if tenant.status not in allowed_from:
@@ -136,7 +144,6 @@ async def change_status(rt: Runtime, session: AsyncSession, key: str, action: st
         subject=tenant.id,
     )
     await session.flush()
-    rt.tenants.invalidate(tenant)
     return tenant
 
 
@@ -148,7 +155,7 @@ async def delete(rt: Runtime, key: str, reason: str | None = None) -> Tenant:
     if tenant.status not in (TenantStatus.archived.value, TenantStatus.provisioning.value, TenantStatus.deleted.value):
         raise IllegalTransition(tenant.slug, tenant.status, "delete")
     ref = to_ref(tenant)
-    rt.tenants.invalidate(ref)
+    await rt.tenants.invalidate(ref)
     dropped = await storage.drop_storage(rt.db, ref)
     provisioning.remove_objects(rt, ref)
     async with rt.db.platform_session() as session, session.begin():
@@ -172,5 +179,5 @@ async def delete(rt: Runtime, key: str, reason: str | None = None) -> Tenant:
                 tenant_id=tenant.id,
                 subject=tenant.id,
             )
-    rt.tenants.invalidate(tenant)
+    await rt.tenants.invalidate(tenant)
     return tenant
