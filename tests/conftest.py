@@ -144,7 +144,9 @@ def rabbitmq_url() -> str:
     return RABBITMQ_URL
 
 
-async def create_tenant(client: httpx.AsyncClient, slug: str, isolation: str = "pooled", **extra: Any) -> dict[str, Any]:
+async def create_tenant(
+    client: httpx.AsyncClient, slug: str, isolation: str = "pooled", **extra: Any
+) -> dict[str, Any]:
     response = await client.post("/api/v1/platform/tenants", json={"slug": slug, "isolation": isolation, **extra})
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()

@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from atrium.core import context
@@ -47,7 +48,7 @@ def run(work: Callable[[Runtime], Awaitable[T]]) -> T:
     try:
         return asyncio.run(main())
     except AtriumError as exc:
-        err.print(f"[red]error:[/red] {exc.detail}")
+        err.print(f"[red]error:[/red] {escape(exc.detail)}")
         raise typer.Exit(1) from None
 
 
@@ -88,7 +89,7 @@ def migrate(
     report = run(lambda rt: migrate_all(rt, stop_on_error=not continue_on_error))
     out.print(f"migrated {report.migrated}, already current {report.up_to_date}, failed {len(report.failed)}")
     for slug, error in report.failed:
-        err.print(f"[red]{slug}[/red]: {error}")
+        err.print(f"[red]{escape(slug)}[/red]: {escape(error)}")
     if report.failed:
         raise typer.Exit(1)
 
@@ -114,12 +115,12 @@ def tenant_create(
     try:
         data = TenantCreate(slug=slug, name=name, isolation=isolation, region=region, sample_data=sample_data)
     except ValidationError as exc:
-        err.print(f"[red]error:[/red] {exc.errors()[0]['msg']}")
+        err.print(f"[red]error:[/red] {escape(exc.errors()[0]['msg'])}")
         raise typer.Exit(2) from None
     tenant = run(lambda rt: service.create(rt, data))
     _print_tenant(tenant, as_json)
     if tenant.status != "active":
-        err.print(f"[red]provisioning incomplete:[/red] {tenant.provisioning_error}")
+        err.print(f"[red]provisioning incomplete:[/red] {escape(tenant.provisioning_error or '')}")
         err.print(f"finish it with: atrium tenant resume-provisioning {tenant.slug}")
         raise typer.Exit(1)
 
@@ -174,10 +175,12 @@ def tenant_show(tenant: str, as_json: Annotated[bool, typer.Option("--json")] = 
         return
     _print_tenant(found, False)
     if found.provisioning_error:
-        err.print(f"[red]{found.provisioning_error}[/red]")
+        err.print(f"[red]{escape(found.provisioning_error)}[/red]")
     table = Table("#", "step", "status", "attempts", "duration ms", "error")
     for s in steps:
-        table.add_row(str(s.position), s.step, s.status, str(s.attempts), f"{s.duration_ms or 0:.1f}", s.error or "")
+        table.add_row(
+            str(s.position), s.step, s.status, str(s.attempts), f"{s.duration_ms or 0:.1f}", escape(s.error or "")
+        )
     out.print(table)
 
 
@@ -222,7 +225,7 @@ def tenant_resume_provisioning(tenant: str, as_json: Annotated[bool, typer.Optio
     found = run(lambda rt: service.resume_provisioning(rt, tenant))
     _print_tenant(found, as_json)
     if found.status != "active":
-        err.print(f"[red]provisioning incomplete:[/red] {found.provisioning_error}")
+        err.print(f"[red]provisioning incomplete:[/red] {escape(found.provisioning_error or '')}")
         raise typer.Exit(1)
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import AwareDatetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from atrium.api.deps import CurrentPrincipal, PlatformSession, RuntimeDep, Tenant
@@ -23,8 +23,8 @@ def _filter(
     ] = None,
     object_type: str | None = None,
     object_id: str | None = None,
-    since: dt.datetime | None = None,
-    until: dt.datetime | None = None,
+    since: Annotated[AwareDatetime | None, Query(description="ISO 8601 with a UTC offset.")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="ISO 8601 with a UTC offset.")] = None,
     before: Annotated[int | None, Query(description="Cursor: events older than this id.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> service.AuditFilter:

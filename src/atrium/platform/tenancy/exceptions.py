@@ -28,7 +28,9 @@ class TenantInactive(Forbidden):
 
     def __init__(self, slug: str, status: str) -> None:
         super().__init__(
-            f"tenant {slug!r} is {status}; its data cannot be used until it is active", tenant=slug, status=status
+            f"tenant {slug!r} is {status}; its data cannot be used until it is active",
+            tenant=slug,
+            tenant_status=status,
         )
 
 
@@ -58,4 +60,4 @@ class IllegalTransition(Conflict):
     title = "Lifecycle change not allowed"
 
     def __init__(self, slug: str, status: str, action: str) -> None:
-        super().__init__(f"cannot {action} tenant {slug!r} while it is {status}", tenant=slug, status=status)
+        super().__init__(f"cannot {action} tenant {slug!r} while it is {status}", tenant=slug, tenant_status=status)

@@ -1,0 +1,264 @@
+"""What the platform adds to a tenant-scoped read: the full app against a bare FastAPI app.
+
+Full: ``GET /api/v1/tenants/{tenant}/notes/{id}`` through ``create_app`` — request-context
+middleware, session middleware, bearer-token auth, TenantContext (tenant resolution through the
+registry cache, tenant unit of work; on PostgreSQL pooled tenants also ``SET LOCAL ROLE`` and the
+RLS setting), the notes service and the ORM tenant filter.
+Baseline: a bare ``FastAPI()`` with one route reading the same row by id with a plain
+``AsyncSession`` on a plain engine, returning the same ``NoteRead``.
+
+Both run in one process through ``httpx.AsyncClient(transport=ASGITransport(app))``, one request
+at a time, in alternating blocks after a warm-up; p50/p99 latency and the p50 ratio (goal ≤ 1.3×).
+Configurations: pooled and schema tenants on PostgreSQL, a pooled tenant on SQLite.
+A no-database pair (``/healthz`` vs a bare ``/ping``) shows the middleware/framework share.
+
+Requests: 3,000 per app and configuration, times ATRIUM_BENCH_SCALE (ATRIUM_BENCH_REQUESTS sets it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, HTTPException
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from atrium.api.app import create_app
+from atrium.apps.notes.models import Note
+from atrium.apps.notes.schemas import NoteRead
+from atrium.cli.migrate import migrate_all
+from atrium.core.db import async_url
+from atrium.platform.admin import service as admins
+from atrium.platform.tenancy import service as tenancy
+from atrium.platform.tenancy.models import Isolation
+from atrium.platform.tenancy.registry import to_ref
+from atrium.platform.tenancy.schemas import TenantCreate
+from atrium.runtime import Runtime
+from bench.common import (
+    Report,
+    bench_database,
+    fmt_ms,
+    machine_facts,
+    make_settings,
+    postgres_facts,
+    progress,
+    ratio,
+    scaled,
+    summary_ms,
+    temp_dir,
+)
+
+NAME = "request_overhead"
+GOAL_RATIO = 1.3
+WARMUP = 300
+BLOCK = 250
+
+
+def bare_app(engine: AsyncEngine, same_sql: tuple[AsyncEngine, str, str] | None = None) -> FastAPI:
+    """One route reading the note with a plain AsyncSession. With ``same_sql`` = (engine with
+    pool_pre_ping, role, tenant id) a second route issues the SQL the tenant session issues on a
+    PostgreSQL pooled tenant (pre-ping, SET LOCAL ROLE, set_config) without the rest of the app."""
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    app = FastAPI()
+
+    @app.get("/notes/{note_id}", response_model=NoteRead)
+    async def get_note(note_id: str) -> NoteRead:
+        async with sessions() as session:
+            note = (await session.execute(select(Note).where(Note.id == note_id))).scalar_one_or_none()
+            if note is None:
+                raise HTTPException(404)
+            return NoteRead.model_validate(note)
+
+    if same_sql is not None:
+        rls_engine, role, tenant_id = same_sql
+        rls_sessions = async_sessionmaker(rls_engine, expire_on_commit=False)
+
+        @app.get("/same-sql/notes/{note_id}", response_model=NoteRead)
+        async def get_note_same_sql(note_id: str) -> NoteRead:
+            async with rls_sessions() as session, session.begin():
+                await session.execute(text(f'SET LOCAL ROLE "{role}"'))
+                await session.execute(text("SELECT set_config('atrium.tenant_id', :t, true)"), {"t": tenant_id})
+                stmt = select(Note).where(Note.id == note_id, Note.tenant_id == tenant_id)
+                note = (await session.execute(stmt)).scalar_one_or_none()
+                if note is None:
+                    raise HTTPException(404)
+                return NoteRead.model_validate(note)
+
+    @app.get("/ping")
+    async def ping() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+Probe = Callable[[], Awaitable[float]]
+
+
+def probe(client: httpx.AsyncClient, path: str) -> Probe:
+    async def one() -> float:
+        started = time.perf_counter()
+        response = await client.get(path)
+        elapsed = time.perf_counter() - started
+        if response.status_code != 200:
+            raise RuntimeError(f"GET {path} answered {response.status_code}: {response.text[:300]}")
+        return elapsed
+
+    return one
+
+
+async def compare(probes: dict[str, Probe], n: int) -> dict[str, list[float]]:
+    """Warm every probe up, then alternate blocks so drift affects all alike."""
+    for _ in range(WARMUP):
+        for one in probes.values():
+            await one()
+    times: dict[str, list[float]] = {name: [] for name in probes}
+    done = 0
+    while done < n:
+        block = min(BLOCK, n - done)
+        for name, one in probes.items():
+            for _ in range(block):
+                times[name].append(await one())
+        done += block
+    return times
+
+
+async def _configuration(label: str, url: str, data_dir: Path, isolation: str, n: int) -> dict[str, Any]:
+    settings = make_settings(url, data_dir)
+    rt = Runtime(settings)
+    engines: list[AsyncEngine] = []
+    try:
+        await migrate_all(rt, show_progress=False)
+        async with rt.db.platform_session() as session, session.begin():
+            _, _, token = await admins.create_admin(session, "bench@example.com", "bench-password")
+        tenant = await tenancy.create(rt, TenantCreate(slug=f"bench-{isolation}", isolation=Isolation(isolation)))
+        ref = to_ref(tenant)
+        async with rt.db.tenant_session(ref) as session:
+            note = Note(title="Quarterly planning", body="Agenda: budget, hiring, roadmap." * 4, author="bench")
+            session.add(note)
+            await session.commit()
+            note_id = note.id
+
+        plain = create_async_engine(async_url(url))
+        engines.append(plain)
+        bare_engine = plain
+        if isolation == "schema" and not rt.db.is_sqlite:
+            bare_engine = plain.execution_options(schema_translate_map={None: tenant.storage_name})
+        same_sql = None
+        if isolation == "pooled" and not rt.db.is_sqlite:
+            rls_engine = create_async_engine(async_url(url), pool_pre_ping=True)
+            engines.append(rls_engine)
+            same_sql = (rls_engine, settings.app_role, tenant.id)
+        app = create_app(runtime=rt, embedded_worker=False)
+        headers = {"Authorization": f"Bearer {token}"}
+        async with (
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://full", headers=headers) as fc,
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=bare_app(bare_engine, same_sql)), base_url="http://bare"
+            ) as bc,
+        ):
+            probes = {
+                "full": probe(fc, f"/api/v1/tenants/{tenant.slug}/notes/{note_id}"),
+                "bare": probe(bc, f"/notes/{note_id}"),
+            }
+            if same_sql is not None:
+                probes["bare_same_sql"] = probe(bc, f"/same-sql/notes/{note_id}")
+            progress(f"{label}: {n:,} tenant-scoped GETs per variant ({', '.join(probes)}; +{WARMUP} warm-up)")
+            times = await compare(probes, n)
+            progress(f"{label}: {n:,} no-database GETs per app")
+            pings = await compare({"full": probe(fc, "/healthz"), "bare": probe(bc, "/ping")}, n)
+    finally:
+        for engine in engines:
+            await engine.dispose()
+        await rt.close()
+    f, b = summary_ms(times["full"]), summary_ms(times["bare"])
+    fp, bp = summary_ms(pings["full"]), summary_ms(pings["bare"])
+    extra: dict[str, Any] = {}
+    if "bare_same_sql" in times:
+        ss = summary_ms(times["bare_same_sql"])
+        extra["bare_same_sql"] = ss
+        extra["ratio_p50_to_bare_same_sql"] = ratio(f["median_ms"], ss["median_ms"])
+    return {
+        **extra,
+        "isolation": isolation,
+        "requests": n,
+        "full": f,
+        "bare": b,
+        "ratio_p50": ratio(f["median_ms"], b["median_ms"]),
+        "ratio_p99": ratio(f["p99_ms"], b["p99_ms"]),
+        "overhead_p50_ms": round(f["median_ms"] - b["median_ms"], 3),
+        "goal_ratio": GOAL_RATIO,
+        "goal_met": f["median_ms"] / b["median_ms"] <= GOAL_RATIO,
+        "no_db": {"full_healthz": fp, "bare_ping": bp, "ratio_p50": ratio(fp["median_ms"], bp["median_ms"])},
+    }
+
+
+async def bench() -> Report:
+    n = scaled(3_000, env="ATRIUM_BENCH_REQUESTS", minimum=100)
+    report = Report(NAME, f"Tenant-scoped GET: full app vs bare FastAPI ({n:,} requests each, sequential)")
+    results: dict[str, Any] = {"parameters": {"requests": n, "warmup": WARMUP, "block": BLOCK}}
+    configs: dict[str, Any] = {}
+    async with bench_database("req") as url:
+        with temp_dir("pg") as tmp:
+            configs["postgresql_pooled"] = await _configuration("PostgreSQL pooled", url, tmp / "var", "pooled", n)
+    async with bench_database("reqs") as url:
+        with temp_dir("pg") as tmp:
+            configs["postgresql_schema"] = await _configuration("PostgreSQL schema", url, tmp / "var", "schema", n)
+    with temp_dir("sqlite") as tmp:
+        sqlite_url = f"sqlite:///{tmp / 'var' / 'platform.db'}"
+        configs["sqlite_pooled"] = await _configuration("SQLite pooled", sqlite_url, tmp / "var", "pooled", n)
+    results["configurations"] = configs
+    for key, c in configs.items():
+        f, b = c["full"], c["bare"]
+        report.row(
+            f"{key}: p50",
+            fmt_ms(f["median_ms"]),
+            fmt_ms(b["median_ms"]),
+            f"{c['ratio_p50']}×",
+            f"≤ {GOAL_RATIO}×",
+            "yes" if c["goal_met"] else "NO",
+        )
+        report.row(f"{key}: p99", fmt_ms(f["p99_ms"]), fmt_ms(b["p99_ms"]), f"{c['ratio_p99']}×")
+        if "bare_same_sql" in c:
+            ss = c["bare_same_sql"]
+            report.row(
+                f"{key}: p50 vs bare issuing the same SQL",
+                fmt_ms(f["median_ms"]),
+                fmt_ms(ss["median_ms"]),
+                f"{c['ratio_p50_to_bare_same_sql']}×",
+            )
+        nd = c["no_db"]
+        report.row(
+            f"{key}: no-db route p50 (/healthz vs /ping)",
+            fmt_ms(nd["full_healthz"]["median_ms"]),
+            fmt_ms(nd["bare_ping"]["median_ms"]),
+            f"{nd['ratio_p50']}×",
+        )
+    report.note("value = full app, baseline = bare FastAPI + plain AsyncSession; one request at a time")
+    report.note("settings as the tests build them but with the default 10 s tenant-cache TTL")
+    report.note(
+        "'bare issuing the same SQL' = bare route + pool_pre_ping + SET LOCAL ROLE + set_config + tenant filter: "
+        "what the database round trips alone cost, without middleware, auth and TenantContext"
+    )
+    report.data = results
+    return report
+
+
+def run() -> dict[str, Any]:
+    async def main() -> tuple[Report, dict[str, Any] | None]:
+        return await bench(), await postgres_facts()
+
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    report, pg = asyncio.run(main())
+    report.print()
+    report.write(machine_facts(postgres=pg, load_average_before=load_before))
+    return report.data
+
+
+if __name__ == "__main__":
+    run()

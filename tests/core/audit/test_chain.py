@@ -1,0 +1,113 @@
+"""The audit chain: linked appends per chain, concurrency, and verification of an intact trail."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from atrium.core import context
+from atrium.core.audit import service as audit
+from atrium.core.audit.models import PLATFORM_CHAIN
+from atrium.runtime import Runtime
+from tests.core.audit.helpers import append, chain_rows, checkpoint, head, verify
+
+
+def assert_linked(rows: list, chain: str, tenant_id: str | None) -> None:
+    assert [r.seq for r in rows] == list(range(1, len(rows) + 1))
+    prev = audit.GENESIS_HASH
+    for row in rows:
+        assert row.chain == chain
+        assert row.tenant_id == tenant_id
+        assert row.prev_hash == prev
+        assert row.hash == audit.event_hash(prev, [getattr(row, c.key) for c in audit.HASHED_COLUMNS])
+        assert len(row.hash) == 64
+        prev = row.hash
+
+
+async def test_record_appends_linked_events_per_chain(runtime: Runtime) -> None:
+    acme, globex = str(uuid.uuid4()), str(uuid.uuid4())
+    # interleave the chains across several transactions: each keeps its own numbering
+    await append(runtime, 2, acme)
+    await append(runtime, 3, None)
+    await append(runtime, 1, globex)
+    await append(runtime, 2, acme)
+    await append(runtime, 2, globex)
+
+    expected = {acme: (4, acme), globex: (3, globex), PLATFORM_CHAIN: (3, None)}
+    for chain, (count, tenant_id) in expected.items():
+        rows = await chain_rows(runtime, chain)
+        assert len(rows) == count
+        assert_linked(rows, chain, tenant_id)
+        chain_head = await head(runtime, chain)
+        assert chain_head is not None
+        assert (chain_head.seq, chain_head.hash) == (count, rows[-1].hash)
+        report = await verify(runtime, chain)
+        assert report.ok, report
+        assert (report.checked, report.broken_seq, report.reason) == (count, None, None)
+
+    async with runtime.db.platform_session() as session:
+        assert await audit.chains(session) == sorted([acme, globex, PLATFORM_CHAIN])
+        assert await audit.chains(session, acme) == [acme]
+
+
+async def test_record_takes_actor_and_ids_from_the_context(runtime: Runtime) -> None:
+    tokens = (
+        context.actor.set("alice@example.com"),
+        context.request_id.set("req-1"),
+        context.correlation_id.set("corr-1"),
+    )
+    try:
+        async with runtime.db.platform_session() as session, session.begin():
+            event = await audit.record(session, action="test.context", object_type="note", object_id="n1")
+    finally:
+        context.actor.reset(tokens[0])
+        context.request_id.reset(tokens[1])
+        context.correlation_id.reset(tokens[2])
+    [row] = await chain_rows(runtime, PLATFORM_CHAIN)
+    assert row.id == event.id
+    assert (row.actor, row.request_id, row.correlation_id) == ("alice@example.com", "req-1", "corr-1")
+    assert (row.object_type, row.object_id, row.data) == ("note", "n1", {})
+    assert row.occurred_at.tzinfo is not None
+
+
+async def test_a_rolled_back_record_leaves_no_trace(runtime: Runtime) -> None:
+    await append(runtime, 2)
+    with pytest.raises(RuntimeError, match="abort"):
+        async with runtime.db.platform_session() as session, session.begin():
+            await audit.record(session, action="test.lost")
+            raise RuntimeError("abort")
+    await append(runtime, 1)
+    rows = await chain_rows(runtime, PLATFORM_CHAIN)
+    assert [r.action for r in rows] == ["test.event"] * 3
+    assert_linked(rows, PLATFORM_CHAIN, None)
+    assert (await verify(runtime, PLATFORM_CHAIN)).ok
+
+
+async def test_concurrent_appends_never_fork_a_chain(runtime: Runtime) -> None:
+    tenant = str(uuid.uuid4())
+    await asyncio.gather(*(append(runtime, 2, tenant) for _ in range(6)))
+    rows = await chain_rows(runtime, tenant)
+    assert len(rows) == 12
+    assert_linked(rows, tenant, tenant)
+    report = await verify(runtime, tenant)
+    assert report.ok and report.checked == 12, report
+
+
+async def test_checkpoints_sign_only_heads_that_moved(runtime: Runtime) -> None:
+    tenant = str(uuid.uuid4())
+    await append(runtime, 3, tenant)
+    await append(runtime, 1)
+    assert await checkpoint(runtime) == 2
+    assert await checkpoint(runtime) == 0
+    await append(runtime, 2, tenant)
+    assert await checkpoint(runtime) == 1
+    report = await verify(runtime, tenant)
+    assert report.ok and (report.checked, report.checkpoints) == (5, 2), report
+    assert (await verify(runtime, PLATFORM_CHAIN)).checkpoints == 1
+
+
+async def test_verify_an_empty_or_unknown_chain_is_ok(runtime: Runtime) -> None:
+    report = await verify(runtime, str(uuid.uuid4()))
+    assert report.ok and report.checked == 0
