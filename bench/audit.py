@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import os
 import time
 import uuid
@@ -29,6 +28,7 @@ from atrium.cli.migrate import migrate_all
 from atrium.core import context
 from atrium.core.audit import service as audit
 from atrium.core.audit.service import GENESIS_HASH, event_hash
+from atrium.core.db import canonical_json
 from atrium.runtime import Runtime
 from bench.common import (
     Report,
@@ -88,7 +88,7 @@ def _chain_records(chain: str, n: int, start: dt.datetime) -> Iterator[list[tupl
             uuid.UUID(int=seq // 10).hex,
         ]
         digest = event_hash(prev, fields)
-        fields[8] = json.dumps(data)
+        fields[8] = canonical_json(data)
         chunk.append((*fields, prev, digest))
         prev = digest
         if len(chunk) == COPY_CHUNK:
@@ -161,7 +161,6 @@ async def _bare_read(conn: asyncpg.Connection, chain: str, rehash: bool) -> tupl
         async for row in cursor:
             if rehash:
                 fields = list(row[3:])
-                fields[8] = json.loads(fields[8])
                 if fields[1] != count + 1 or row[1] != prev or event_hash(prev, fields) != row[2]:
                     raise AssertionError(f"bare verification broke at seq {fields[1]}")
                 prev = row[2]

@@ -7,6 +7,7 @@ wherever the tenant's isolation mode puts them; see ``platform.tenancy.routing``
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from typing import Any
 
@@ -27,6 +28,12 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+def canonical_json(value: Any) -> str:
+    """The one JSON text of a value (sorted keys, no spaces). Engines store JSON columns this way,
+    so the audit chain can hash the stored text without parsing it."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 def utcnow() -> dt.datetime:
@@ -107,7 +114,9 @@ def create_engine(
             from pathlib import Path
 
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(aurl, connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000})
+        engine = create_async_engine(
+            aurl, connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000}, json_serializer=canonical_json
+        )
         busy = settings.sqlite_busy_timeout_ms
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -124,5 +133,7 @@ def create_engine(
         aurl,
         pool_size=pool_size or settings.pool_size,
         max_overflow=settings.pool_max_overflow if max_overflow is None else max_overflow,
-        pool_pre_ping=True,
+        pool_pre_ping=settings.db_pool_pre_ping,
+        pool_recycle=settings.db_pool_recycle_seconds,
+        json_serializer=canonical_json,
     )

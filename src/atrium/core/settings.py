@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     default_region: str = Field("default", description="Region used when a tenant names none.")
     pool_size: int = Field(10, ge=1, description="Platform engine pool size.")
     pool_max_overflow: int = Field(10, ge=0)
+    db_pool_pre_ping: bool = Field(
+        False,
+        description="Test each pooled PostgreSQL connection before use (one more round trip per checkout). "
+        "Off by default: a dead connection fails one request and is replaced; connections are recycled.",
+    )
+    db_pool_recycle_seconds: int = Field(1800, ge=-1, description="Replace pooled connections older than this.")
     tenant_engine_cache_size: int = Field(32, ge=1, description="Database-mode engines kept open (LRU).")
     tenant_pool_size: int = Field(2, ge=1, description="Pool size of each database-mode tenant engine.")
     tenant_pool_max_overflow: int = Field(2, ge=0)

@@ -254,5 +254,7 @@ def _enter_row_level_security(session: Session, transaction: SessionTransaction,
     tenant_id = session.info.get("rls_tenant_id")
     if tenant_id is None:
         return
-    connection.exec_driver_sql(f'SET LOCAL ROLE "{session.info["rls_role"]}"')
-    connection.execute(text("SELECT set_config('atrium.tenant_id', :tenant_id, true)"), {"tenant_id": tenant_id})
+    connection.execute(
+        text("SELECT set_config('role', :role, true), set_config('atrium.tenant_id', :tenant_id, true)"),
+        {"role": session.info["rls_role"], "tenant_id": tenant_id},
+    )

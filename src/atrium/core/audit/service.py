@@ -11,21 +11,20 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, Text, cast, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from atrium.core import context
 from atrium.core.audit.models import PLATFORM_CHAIN, AuditChainHead, AuditCheckpoint, AuditEvent
-from atrium.core.db import utcnow
+from atrium.core.db import canonical_json, utcnow
 from atrium.core.settings import Settings
 
 GENESIS_HASH = "0" * 64
@@ -45,11 +44,16 @@ HASHED_COLUMNS = (
 
 
 def event_hash(prev_hash: str, fields: Sequence[Any]) -> str:
-    """Hash of one link; ``fields`` in the order of HASHED_COLUMNS."""
-    values = list(fields)
-    values[2] = values[2].isoformat()
-    payload = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(f"{prev_hash}|{payload}".encode()).hexdigest()
+    """Hash of one link; ``fields`` in the order of HASHED_COLUMNS.
+
+    Each field is length-prefixed (``~`` for NULL), so no two events share an encoding; ``data``
+    is hashed as its canonical JSON text, which is exactly what the database stores.
+    """
+    chain, seq, occurred_at, tenant_id, actor, action, object_type, object_id, data, request_id, correlation = fields
+    data_text = data if isinstance(data, str) else canonical_json(data)
+    parts = (chain, str(seq), occurred_at.isoformat(), tenant_id, actor, action, object_type, object_id)
+    encoded = "".join("~" if p is None else f"{len(p)}:{p}" for p in (*parts, request_id, correlation, data_text))
+    return hashlib.sha256(f"{prev_hash}|{encoded}".encode()).hexdigest()
 
 
 def chain_of(tenant_id: str | None) -> str:
@@ -180,6 +184,48 @@ async def chains(session: AsyncSession, tenant_id: str | None = None) -> list[st
     return sorted(heads | events)
 
 
+_CHAIN_BATCH = 20_000
+_PG_CHAIN_SQL = (
+    "SELECT id, prev_hash, hash, chain, seq, occurred_at, tenant_id, actor, action, object_type, object_id,"
+    " data::text, request_id, correlation_id FROM audit_events WHERE chain = $1 ORDER BY seq"
+)
+
+
+async def _chain_rows(session: AsyncSession, chain: str) -> AsyncIterator[Sequence[Sequence[Any]]]:
+    """The chain's rows in seq order, in batches: (id, prev_hash, hash, *HASHED_COLUMNS) with
+    ``data`` as its stored JSON text. On PostgreSQL they stream straight from asyncpg's cursor,
+    skipping per-row result processing: verification is bound by reading and hashing."""
+    conn = await session.connection()
+    if conn.dialect.name == "postgresql":
+        driver = (await conn.get_raw_connection()).driver_connection
+        assert driver is not None
+        transaction = None if driver.is_in_transaction() else driver.transaction()
+        if transaction is not None:
+            await transaction.start()
+        try:
+            cursor = await driver.cursor(_PG_CHAIN_SQL, chain)
+            while batch := await cursor.fetch(_CHAIN_BATCH):
+                yield batch
+        finally:
+            if transaction is not None:
+                await transaction.rollback()
+        return
+    stmt = (
+        select(
+            AuditEvent.id,
+            AuditEvent.prev_hash,
+            AuditEvent.hash,
+            *(cast(c, Text) if c is AuditEvent.data else c for c in HASHED_COLUMNS),
+        )
+        .where(AuditEvent.chain == chain)
+        .order_by(AuditEvent.seq)
+        .execution_options(yield_per=_CHAIN_BATCH)
+    )
+    result = await session.stream(stmt)
+    async for partition in result.partitions():
+        yield partition
+
+
 async def verify_chain(session: AsyncSession, chain: str, signer: CheckpointSigner | None = None) -> ChainReport:
     """Walk one chain in order; report the first event whose link does not hold."""
     report = ChainReport(chain)
@@ -193,15 +239,8 @@ async def verify_chain(session: AsyncSession, chain: str, signer: CheckpointSign
     )
     wanted = {c.seq for c in checkpoints}
     prev_hash, expected_seq = GENESIS_HASH, 1
-    stmt = (
-        select(AuditEvent.id, AuditEvent.prev_hash, AuditEvent.hash, *HASHED_COLUMNS)
-        .where(AuditEvent.chain == chain)
-        .order_by(AuditEvent.seq)
-        .execution_options(yield_per=20_000)
-    )
-    result = await session.stream(stmt)
-    async for partition in result.partitions():
-        for row in partition:
+    async for batch in _chain_rows(session, chain):
+        for row in batch:
             event_id, stored_prev, stored_hash, *fields = row
             seq = fields[1]
             if seq != expected_seq:
