@@ -18,9 +18,10 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from sqlalchemy import Select, Text, cast, func, select
+from sqlalchemy import Select, Text, cast, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
 
 from atrium.core import context
 from atrium.core.audit.models import PLATFORM_CHAIN, AuditChainHead, AuditCheckpoint, AuditEvent
@@ -75,6 +76,15 @@ async def _lock_head(session: AsyncSession, chain: str) -> AuditChainHead:
     return (await session.execute(locked)).scalar_one()
 
 
+_LOCKED_HEADS = "atrium.audit.locked_heads"
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_locked_heads(session: Session, transaction: SessionTransaction) -> None:
+    """A head stays locked, and so reusable without another query, until its transaction ends."""
+    session.info.pop(_LOCKED_HEADS, None)
+
+
 async def record(
     session: AsyncSession,
     *,
@@ -87,8 +97,11 @@ async def record(
 ) -> AuditEvent:
     """Append one event to its chain in the caller's transaction (platform session)."""
     chain = chain_of(tenant_id)
-    head = await _lock_head(session, chain)
-    event = AuditEvent(
+    locked: dict[str, AuditChainHead] = session.info.setdefault(_LOCKED_HEADS, {})
+    head = locked.get(chain)
+    if head is None:
+        head = locked[chain] = await _lock_head(session, chain)
+    entry = AuditEvent(
         chain=chain,
         seq=head.seq + 1,
         occurred_at=utcnow(),
@@ -103,11 +116,11 @@ async def record(
         prev_hash=head.hash,
         hash="",
     )
-    event.hash = event_hash(head.hash, [getattr(event, c.key) for c in HASHED_COLUMNS])
-    head.seq, head.hash = event.seq, event.hash
-    session.add(event)
+    entry.hash = event_hash(head.hash, [getattr(entry, c.key) for c in HASHED_COLUMNS])
+    head.seq, head.hash = entry.seq, entry.hash
+    session.add(entry)
     await session.flush()
-    return event
+    return entry
 
 
 # -- querying ---------------------------------------------------------------------------------
