@@ -85,8 +85,13 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     titles = {404: "Not found", 405: "Method not allowed", 413: "Payload too large"}
+    explanations = {
+        404: f"nothing at {request.url.path}",
+        405: f"{request.method} is not allowed on {request.url.path}",
+    }
     title = titles.get(exc.status_code, "HTTP error")
-    detail = exc.detail if isinstance(exc.detail, str) else title
+    generic = not isinstance(exc.detail, str) or exc.detail.lower() == title.lower()
+    detail = explanations.get(exc.status_code, title) if generic else str(exc.detail)
     return problem(exc.status_code, title, detail, title.lower().replace(" ", "-"), request)
 
 
