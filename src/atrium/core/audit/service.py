@@ -118,8 +118,7 @@ async def record(
     )
     entry.hash = event_hash(head.hash, [getattr(entry, c.key) for c in HASHED_COLUMNS])
     head.seq, head.hash = entry.seq, entry.hash
-    session.add(entry)
-    await session.flush()
+    session.add(entry)  # inserted with the next flush: many events of one transaction go in one batch
     return entry
 
 
