@@ -14,9 +14,7 @@ ATRIUM_BENCH_SCALE; ATRIUM_BENCH_AUDIT_EVENTS sets the chain length directly.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -35,12 +33,11 @@ from bench.common import (
     Stopwatch,
     bench_database,
     fmt_rate,
-    machine_facts,
     make_settings,
     met,
-    postgres_facts,
     progress,
     ratio,
+    run_benchmark,
     scaled,
     temp_dir,
 )
@@ -269,14 +266,7 @@ async def bench() -> Report:
 
 
 def run() -> dict[str, Any]:
-    async def main() -> tuple[Report, dict[str, Any] | None]:
-        return await bench(), await postgres_facts()
-
-    load_before = [round(x, 2) for x in os.getloadavg()]
-    report, pg = asyncio.run(main())
-    report.print()
-    report.write(machine_facts(postgres=pg, load_average_before=load_before))
-    return report.data
+    return run_benchmark(bench)
 
 
 if __name__ == "__main__":

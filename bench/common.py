@@ -3,6 +3,7 @@ tests build them, timing statistics, machine facts, the result table and the JSO
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import importlib.metadata
 import json
@@ -16,7 +17,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,11 +26,8 @@ from urllib.parse import urlparse
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
 
-from atrium.core.db import async_url
+from atrium.core.db import execute_autocommit
 from atrium.core.logging import configure as configure_logging
 from atrium.core.settings import Settings
 
@@ -148,8 +146,10 @@ async def postgres_facts(url: str = POSTGRES_URL) -> dict[str, Any] | None:
     """Server version and the settings that move these numbers most."""
     names = ("server_version", "autovacuum", "fsync", "synchronous_commit", "shared_buffers", "max_connections")
     try:
-        [rows] = await admin_execute(
-            "SELECT name, setting FROM pg_settings WHERE name IN (" + ", ".join(f"'{n}'" for n in names) + ")", url=url
+        [rows] = await execute_autocommit(
+            POSTGRES_URL,
+            "SELECT name, setting FROM pg_settings WHERE name IN (" + ", ".join(f"'{n}'" for n in names) + ")",
+            url=url,
         )
     except Exception:
         return None
@@ -180,31 +180,18 @@ def server_url(database: str, url: str = POSTGRES_URL) -> str:
     return urlparse(url)._replace(path=f"/{database}").geturl()
 
 
-async def admin_execute(*statements: str, url: str = POSTGRES_URL) -> list[Any]:
-    engine = create_async_engine(async_url(url), poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    results = []
-    try:
-        async with engine.connect() as conn:
-            for statement in statements:
-                result = await conn.execute(text(statement))
-                results.append(result.fetchall() if result.returns_rows else None)
-    finally:
-        await engine.dispose()
-    return results
-
-
 @asynccontextmanager
 async def bench_database(label: str) -> AsyncIterator[str]:
     """A fresh ``atrium_bench_<label>_<hex>`` database; dropped afterwards together with every
     tenant database whose name starts with it (database-mode tenants are named after it)."""
     name = f"atrium_bench_{label}_{uuid.uuid4().hex[:6]}"
     assert len(name) <= 30, "tenant databases take the first 30 characters of the platform database name"
-    await admin_execute(f'CREATE DATABASE "{name}"')
+    await execute_autocommit(POSTGRES_URL, f'CREATE DATABASE "{name}"')
     try:
         yield server_url(name)
     finally:
-        [rows] = await admin_execute(f"SELECT datname FROM pg_database WHERE datname LIKE '{name}%'")
-        await admin_execute(*[f'DROP DATABASE IF EXISTS "{r[0]}" WITH (FORCE)' for r in rows])
+        [rows] = await execute_autocommit(POSTGRES_URL, f"SELECT datname FROM pg_database WHERE datname LIKE '{name}%'")
+        await execute_autocommit(POSTGRES_URL, *[f'DROP DATABASE IF EXISTS "{r[0]}" WITH (FORCE)' for r in rows])
 
 
 @contextmanager
@@ -287,3 +274,16 @@ def met(value: float, goal: float) -> str:
 
 def progress(message: str) -> None:
     console.print(f"[cyan]…[/cyan] {message}")
+
+
+def run_benchmark(bench: Callable[[], Awaitable[Report]], **facts: Any) -> dict[str, Any]:
+    """Run one benchmark with the PostgreSQL facts, print its table and write its results file."""
+
+    async def main() -> tuple[Report, dict[str, Any] | None]:
+        return await bench(), await postgres_facts()
+
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    report, pg = asyncio.run(main())
+    report.print()
+    report.write(machine_facts(postgres=pg, load_average_before=load_before, **facts))
+    return report.data

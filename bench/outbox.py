@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 import uuid
 from typing import Any
@@ -37,11 +36,10 @@ from bench.common import (
     Report,
     bench_database,
     fmt_rate,
-    machine_facts,
     make_settings,
-    postgres_facts,
     progress,
     ratio,
+    run_benchmark,
     scaled,
     temp_dir,
 )
@@ -284,14 +282,7 @@ async def bench() -> Report:
 
 
 def run() -> dict[str, Any]:
-    async def main() -> tuple[Report, dict[str, Any] | None]:
-        return await bench(), await postgres_facts()
-
-    load_before = [round(x, 2) for x in os.getloadavg()]
-    report, pg = asyncio.run(main())
-    report.print()
-    report.write(machine_facts(postgres=pg, rabbitmq=RABBITMQ_URL.split("@")[-1], load_average_before=load_before))
-    return report.data
+    return run_benchmark(bench, rabbitmq=RABBITMQ_URL.split("@")[-1])
 
 
 if __name__ == "__main__":

@@ -14,8 +14,6 @@ ATRIUM_BENCH_MIGRATE_TENANTS set them directly.
 
 from __future__ import annotations
 
-import asyncio
-import os
 import statistics
 import time
 import uuid
@@ -36,12 +34,11 @@ from bench.common import (
     Stopwatch,
     bench_database,
     fmt_ms,
-    machine_facts,
     make_settings,
     met,
-    postgres_facts,
     progress,
     ratio,
+    run_benchmark,
     scaled,
     summary_ms,
     temp_dir,
@@ -261,14 +258,7 @@ async def bench() -> Report:
 
 
 def run() -> dict[str, Any]:
-    async def main() -> tuple[Report, dict[str, Any] | None]:
-        return await bench(), await postgres_facts()
-
-    load_before = [round(x, 2) for x in os.getloadavg()]
-    report, pg = asyncio.run(main())
-    report.print()
-    report.write(machine_facts(postgres=pg, load_average_before=load_before))
-    return report.data
+    return run_benchmark(bench)
 
 
 if __name__ == "__main__":

@@ -17,8 +17,6 @@ Requests: 3,000 per app and configuration, times ATRIUM_BENCH_SCALE (ATRIUM_BENC
 
 from __future__ import annotations
 
-import asyncio
-import os
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -44,11 +42,10 @@ from bench.common import (
     Report,
     bench_database,
     fmt_ms,
-    machine_facts,
     make_settings,
-    postgres_facts,
     progress,
     ratio,
+    run_benchmark,
     scaled,
     summary_ms,
     temp_dir,
@@ -250,14 +247,7 @@ async def bench() -> Report:
 
 
 def run() -> dict[str, Any]:
-    async def main() -> tuple[Report, dict[str, Any] | None]:
-        return await bench(), await postgres_facts()
-
-    load_before = [round(x, 2) for x in os.getloadavg()]
-    report, pg = asyncio.run(main())
-    report.print()
-    report.write(machine_facts(postgres=pg, load_average_before=load_before))
-    return report.data
+    return run_benchmark(bench)
 
 
 if __name__ == "__main__":

@@ -17,14 +17,11 @@ from urllib.parse import urlparse
 
 import httpx
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
 
 import atrium.consumers  # noqa: F401
 from atrium.api.app import create_app
 from atrium.cli.migrate import migrate_all
-from atrium.core.db import async_url
+from atrium.core.db import execute_autocommit
 from atrium.core.settings import Settings
 from atrium.platform.admin import service as admins
 from atrium.runtime import Runtime
@@ -64,31 +61,18 @@ def _server_url(database: str) -> str:
     return parsed._replace(path=f"/{database}").geturl()
 
 
-async def _admin_execute(*statements: str) -> list[Any]:
-    engine = create_async_engine(async_url(POSTGRES_URL), poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    results = []
-    try:
-        async with engine.connect() as conn:
-            for statement in statements:
-                result = await conn.execute(text(statement))
-                results.append(result.fetchall() if result.returns_rows else None)
-    finally:
-        await engine.dispose()
-    return results
-
-
 @pytest.fixture
 async def database_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
     if backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'platform.db'}"
         return
     name = f"atrium_test_{uuid.uuid4().hex[:10]}"
-    await _admin_execute(f'CREATE DATABASE "{name}"')
+    await execute_autocommit(POSTGRES_URL, f'CREATE DATABASE "{name}"')
     try:
         yield _server_url(name)
     finally:
-        [rows] = await _admin_execute(f"SELECT datname FROM pg_database WHERE datname LIKE '{name}%'")
-        await _admin_execute(*[f'DROP DATABASE IF EXISTS "{r[0]}" WITH (FORCE)' for r in rows])
+        [rows] = await execute_autocommit(POSTGRES_URL, f"SELECT datname FROM pg_database WHERE datname LIKE '{name}%'")
+        await execute_autocommit(POSTGRES_URL, *[f'DROP DATABASE IF EXISTS "{r[0]}" WITH (FORCE)' for r in rows])
 
 
 def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:

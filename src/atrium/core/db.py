@@ -9,14 +9,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, String, event
+from sqlalchemy import DateTime, MetaData, String, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 from sqlalchemy.types import TypeDecorator
 
 from atrium.core.settings import Settings
@@ -137,3 +139,24 @@ def create_engine(
         pool_recycle=settings.db_pool_recycle_seconds,
         json_serializer=canonical_json,
     )
+
+
+@asynccontextmanager
+async def autocommit_connection(url: str) -> AsyncIterator[AsyncConnection]:
+    """A one-off autocommit connection (CREATE/DROP DATABASE cannot run in a transaction)."""
+    engine = create_async_engine(async_url(url), poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            yield conn
+    finally:
+        await engine.dispose()
+
+
+async def execute_autocommit(url: str, *statements: str) -> list[list[Any] | None]:
+    """Run statements outside any transaction; returns each one's rows (None when it has none)."""
+    results: list[list[Any] | None] = []
+    async with autocommit_connection(url) as conn:
+        for statement in statements:
+            result = await conn.execute(text(statement))
+            results.append(list(result.fetchall()) if result.returns_rows else None)
+    return results

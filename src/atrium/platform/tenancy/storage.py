@@ -4,17 +4,14 @@ is idempotent, so a provisioning or deletion interrupted anywhere can simply run
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 from sqlalchemy import delete, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from atrium.core.db import TenantBase, async_url, is_sqlite
+from atrium.core.db import TenantBase, autocommit_connection, is_sqlite
 from atrium.core.migrate import TenantTarget, head_revision, upgrade_tenant
 from atrium.core.tenancy import SQLITE_TENANT_ALIAS, Database, TenantRef
 
@@ -38,17 +35,6 @@ def _quoted(identifier: str) -> str:
     return f'"{identifier}"'
 
 
-@asynccontextmanager
-async def _server_admin(server_url: str) -> AsyncIterator[AsyncConnection]:
-    """An autocommit connection to a PostgreSQL server, for CREATE/DROP DATABASE."""
-    engine = create_async_engine(async_url(server_url), poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            yield conn
-    finally:
-        await engine.dispose()
-
-
 async def create_storage(db: Database, tenant: TenantRef) -> str:
     """Make the schema, database or file; returns a description for the provisioning log."""
     if tenant.isolation == "pooled":
@@ -69,7 +55,7 @@ async def create_storage(db: Database, tenant: TenantRef) -> str:
         return f"file {file.name}"
     server = db.settings.region_server_url(tenant.region)
     assert server
-    async with _server_admin(server) as conn:
+    async with autocommit_connection(server) as conn:
         exists = await conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": tenant.storage_name})
         if exists.scalar() is None:
             await conn.exec_driver_sql(f"CREATE DATABASE {_quoted(tenant.storage_name)}")
@@ -138,7 +124,7 @@ async def drop_storage(db: Database, tenant: TenantRef) -> str:
         if not is_sqlite(url):
             server = db.settings.region_server_url(tenant.region)
             assert server
-            async with _server_admin(server) as conn:
+            async with autocommit_connection(server) as conn:
                 await conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {_quoted(tenant.storage_name)} WITH (FORCE)")
             return f"database {tenant.storage_name} dropped"
         path = Path(make_url(url).database or "")
