@@ -207,6 +207,7 @@ def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settin
     """As tests/conftest.py builds them (without its test-only zero tenant-cache TTL)."""
     values: dict[str, Any] = {
         "env": "test",
+        "secret_key": "atrium-benchmark-secret-key-not-for-production",
         "data_dir": data_dir,
         "database_url": database_url,
         "broker_url": "memory://",

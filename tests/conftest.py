@@ -28,6 +28,7 @@ from atrium.runtime import Runtime
 
 POSTGRES_URL = os.environ.get("ATRIUM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 RABBITMQ_URL = os.environ.get("ATRIUM_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
+TEST_SECRET_KEY = "atrium-test-secret-key-not-for-production-use"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -78,6 +79,7 @@ async def database_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
 def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "env": "test",
+        "secret_key": TEST_SECRET_KEY,
         "data_dir": data_dir,
         "database_url": database_url,
         "broker_url": "memory://",

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
+from tests.conftest import TEST_SECRET_KEY
+
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
@@ -78,6 +80,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         **os.environ,
         "ATRIUM_DATA_DIR": str(workdir / "var"),
         "ATRIUM_ENV": "test",
+        "ATRIUM_SECRET_KEY": TEST_SECRET_KEY,
         "ATRIUM_LOG_JSON": "false",
         "COLUMNS": "200",  # keep rich from wrapping the credentials line
     }

@@ -18,6 +18,7 @@ from atrium.core import settings as settings_module
 from atrium.core.db import async_url
 from atrium.core.migrate import head_revision
 from atrium.platform.tenancy import storage
+from tests.conftest import TEST_SECRET_KEY
 
 
 @pytest.fixture
@@ -26,6 +27,7 @@ def cli(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> A
     monkeypatch.setenv("ATRIUM_DATABASE_URL", database_url)
     monkeypatch.setenv("ATRIUM_DATA_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("ATRIUM_ENV", "test")
+    monkeypatch.setenv("ATRIUM_SECRET_KEY", TEST_SECRET_KEY)
     monkeypatch.setenv("ATRIUM_BROKER_URL", "memory://")
     monkeypatch.setenv("ATRIUM_LOG_JSON", "false")
     monkeypatch.setenv("ATRIUM_LOG_LEVEL", "WARNING")

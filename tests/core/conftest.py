@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from atrium.cli.main import app
 from atrium.core.settings import Settings, get_settings
+from tests.conftest import TEST_SECRET_KEY
 
 InvokeCli = Callable[..., Awaitable[Result]]
 
@@ -22,6 +23,7 @@ def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[InvokeC
     The command runs ``asyncio.run`` itself, so it goes to a thread, off the test's event loop.
     """
     monkeypatch.setenv("ATRIUM_ENV", "test")
+    monkeypatch.setenv("ATRIUM_SECRET_KEY", TEST_SECRET_KEY)
     monkeypatch.setenv("ATRIUM_DATABASE_URL", settings.platform_database_url)
     monkeypatch.setenv("ATRIUM_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("ATRIUM_BROKER_URL", settings.broker_url)

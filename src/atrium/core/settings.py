@@ -82,8 +82,8 @@ class Settings(BaseSettings):
         return sorted({"default", *self.regions})
 
     def check(self) -> None:
-        """Refuse to start with development defaults anywhere but development and tests."""
-        if self.env == "production" and self.secret_key.get_secret_value() == DEVELOPMENT_SECRET_KEY:
+        """Refuse to start with the development secret anywhere but development mode."""
+        if self.env != "development" and self.secret_key.get_secret_value() == DEVELOPMENT_SECRET_KEY:
             raise InsecureConfiguration("ATRIUM_SECRET_KEY must be set to a unique secret outside development")
         if self.env == "production" and len(self.secret_key.get_secret_value()) < 32:
             raise InsecureConfiguration("ATRIUM_SECRET_KEY must be at least 32 characters in production")

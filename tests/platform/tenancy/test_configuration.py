@@ -18,7 +18,7 @@ def _settings(tmp_path: Path, **overrides: object) -> Settings:
 
 
 def test_production_with_the_default_secret_refuses_to_start(tmp_path: Path) -> None:
-    settings = _settings(tmp_path, env="production")
+    settings = _settings(tmp_path, env="production", secret_key=DEVELOPMENT_SECRET_KEY)
     assert settings.secret_key.get_secret_value() == DEVELOPMENT_SECRET_KEY
     with pytest.raises(InsecureConfiguration, match="ATRIUM_SECRET_KEY"):
         Runtime(settings)
@@ -37,10 +37,11 @@ async def test_production_with_a_long_secret_starts(tmp_path: Path) -> None:
         await runtime.close()
 
 
-@pytest.mark.parametrize("env", ["development", "test"])
-async def test_development_and_test_accept_the_default_secret(tmp_path: Path, env: str) -> None:
-    runtime = Runtime(_settings(tmp_path, env=env))
+async def test_only_development_accepts_the_default_secret(tmp_path: Path) -> None:
+    runtime = Runtime(_settings(tmp_path, env="development", secret_key=DEVELOPMENT_SECRET_KEY))
     await runtime.close()
+    with pytest.raises(InsecureConfiguration, match="ATRIUM_SECRET_KEY"):
+        Runtime(_settings(tmp_path, env="test", secret_key=DEVELOPMENT_SECRET_KEY))
 
 
 def test_settings_come_from_atrium_environment_variables(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
