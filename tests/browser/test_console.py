@@ -76,16 +76,15 @@ def _atrium(name: str) -> str:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """`atrium demo` (credentials parsed from its output), then `atrium serve` until /healthz answers."""
     workdir = tmp_path_factory.mktemp("console")
+    inherited = {k: v for k, v in os.environ.items() if k not in ("ATRIUM_DATABASE_URL", "ATRIUM_BROKER_URL")}
     env = {
-        **os.environ,
+        **inherited,
         "ATRIUM_DATA_DIR": str(workdir / "var"),
         "ATRIUM_ENV": "test",
         "ATRIUM_SECRET_KEY": TEST_SECRET_KEY,
         "ATRIUM_LOG_JSON": "false",
         "COLUMNS": "200",  # keep rich from wrapping the credentials line
     }
-    for name in ("ATRIUM_DATABASE_URL", "ATRIUM_BROKER_URL", "ATRIUM_SECRET_KEY"):
-        env.pop(name, None)
     demo = subprocess.run(
         [_atrium("atrium"), "demo"], cwd=workdir, env=env, capture_output=True, text=True, timeout=120
     )
