@@ -34,6 +34,8 @@ def periodic_jobs(rt: Runtime) -> list[PeriodicJob]:
 
 async def background_tasks(rt: Runtime) -> list[asyncio.Task[None]]:
     """Start relay, consumers and scheduler as tasks of the current loop."""
+    import atrium.consumers  # noqa: F401  (registers the platform's consumers)
+
     await rt.events.start_consumers()
     scheduler = Scheduler(rt.db, periodic_jobs(rt))
     return [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from fastapi import Depends, Path, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from atrium.core import context
-from atrium.core.errors import Unauthorized
+from atrium.core.errors import Forbidden, Unauthorized
 from atrium.core.tenancy import TenantRef
 from atrium.platform.admin import service as admins
 from atrium.platform.tenancy.exceptions import TenantGone, TenantInactive, TenantNotFound, TenantProvisioning
@@ -42,6 +43,15 @@ class Principal:
     email: str
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _csrf_header_ok(request: Request) -> bool:
+    sent = request.headers.get("x-csrf-token", "").encode()
+    expected = str(request.session.get("csrf", "")).encode()
+    return bool(sent and expected) and secrets.compare_digest(sent, expected)
+
+
 _TOKEN_CACHE: dict[str, tuple[float, Principal]] = {}
 _TOKEN_TTL = 30.0
 
@@ -62,6 +72,8 @@ async def current_principal(request: Request, rt: RuntimeDep) -> Principal:
                 principal = Principal(admin.id, admin.email)
                 _TOKEN_CACHE[token] = (time.monotonic() + _TOKEN_TTL, principal)
     elif "session" in request.scope and request.session.get("admin_id"):
+        if request.method not in SAFE_METHODS and not _csrf_header_ok(request):
+            raise Forbidden("a console session may change things only with its X-CSRF-Token header")
         principal = Principal(request.session["admin_id"], request.session.get("admin_email", ""))
     if principal is None:
         raise Unauthorized("sign in to the console or send 'Authorization: Bearer <api token>'")

@@ -58,6 +58,7 @@ class RequestContextMiddleware:
 
         received = 0
         too_large = False
+        response_started = False
 
         async def limited_receive() -> Message:
             nonlocal received, too_large
@@ -76,6 +77,8 @@ class RequestContextMiddleware:
                     await self._too_large(scope, send, request_id, correlation)
                 return
             if message["type"] == "http.response.start":
+                nonlocal response_started
+                response_started = True
                 status_holder[0] = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
@@ -89,6 +92,23 @@ class RequestContextMiddleware:
             if status_holder[0] != 413:
                 status_holder[0] = 413
                 await self._too_large(scope, send, request_id, correlation)
+        except Exception:
+            # Answered here rather than by Starlette's outermost handler, so that a 500 too
+            # carries the request id the operator needs to find its log line.
+            log.exception("request.unhandled", path=scope["path"])
+            if response_started:
+                raise
+            status_holder[0] = 500
+            await self._problem(
+                send,
+                scope,
+                request_id,
+                correlation,
+                500,
+                "internal-error",
+                "Internal error",
+                "an unexpected error occurred; quote the request id",
+            )
         finally:
             self._observe(scope, status_holder[0], started)
             self._reset(tokens)
@@ -109,13 +129,20 @@ class RequestContextMiddleware:
         structlog.contextvars.unbind_contextvars("request_id", "correlation_id")
 
     async def _too_large(self, scope: Scope, send: Send, request_id: str, correlation: str) -> None:
+        detail = f"request body exceeds {self.max_body_bytes} bytes"
+        await self._problem(send, scope, request_id, correlation, 413, "payload-too-large", "Payload too large", detail)
+
+    @staticmethod
+    async def _problem(
+        send: Send, scope: Scope, request_id: str, correlation: str, status: int, code: str, title: str, detail: str
+    ) -> None:
         body = json.dumps(
             {
-                "type": "https://atrium.dev/problems/payload-too-large",
-                "title": "Payload too large",
-                "status": 413,
-                "detail": f"request body exceeds {self.max_body_bytes} bytes",
-                "code": "payload-too-large",
+                "type": f"https://atrium.dev/problems/{code}",
+                "title": title,
+                "status": status,
+                "detail": detail,
+                "code": code,
                 "instance": scope["path"],
                 "request_id": request_id,
             }
@@ -123,7 +150,7 @@ class RequestContextMiddleware:
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": status,
                 "headers": [
                     (b"content-type", b"application/problem+json"),
                     (b"content-length", str(len(body)).encode()),

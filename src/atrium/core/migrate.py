@@ -93,6 +93,10 @@ def protect_pooled_table(table: str) -> None:
         return
     role = target.app_role
     op.execute(f"DO $$ BEGIN CREATE ROLE {role} NOLOGIN NOBYPASSRLS; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+    op.execute(
+        f"DO $$ BEGIN GRANT {role} TO CURRENT_USER; "
+        "EXCEPTION WHEN insufficient_privilege OR invalid_grant_operation THEN NULL; END $$"
+    )
     op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
     op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
     predicate = "tenant_id = current_setting('atrium.tenant_id', true)"

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from atrium.api.deps import PlatformSession, RuntimeDep
 from atrium.core import context
 from atrium.core.audit import service as audit
-from atrium.core.errors import AtriumError
+from atrium.core.errors import AtriumError, Forbidden
 from atrium.platform.admin import service as admins
 from atrium.platform.tenancy import repository as tenant_repo
 from atrium.platform.tenancy import service as tenants
@@ -59,9 +59,10 @@ Admin = Annotated[dict[str, str], Depends(require_admin)]
 
 async def check_csrf(request: Request) -> None:
     form = await request.form()
-    sent = form.get("csrf_token")
-    if not sent or not secrets.compare_digest(str(sent), request.session.get("csrf", "")):
-        raise AtriumError("the form expired or was not sent from the console; reload and try again")
+    sent = str(form.get("csrf_token") or "").encode()
+    expected = str(request.session.get("csrf", "")).encode()
+    if not sent or not expected or not secrets.compare_digest(sent, expected):
+        raise Forbidden("the form expired or was not sent from the console; reload and try again")
 
 
 Csrf = Depends(check_csrf)

@@ -9,9 +9,10 @@ catch a chain rewritten from some point on.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import hashlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,7 +68,12 @@ async def _lock_head(session: AsyncSession, chain: str) -> AuditChainHead:
     PostgreSQL locks the row with FOR UPDATE. SQLite has no row locks: there the upsert comes
     first, because a write is what takes the database's write lock before the head is read.
     """
-    locked = select(AuditChainHead).where(AuditChainHead.chain == chain).with_for_update()
+    locked = (
+        select(AuditChainHead)
+        .where(AuditChainHead.chain == chain)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     is_postgresql = session.bind is not None and session.bind.dialect.name == "postgresql"
     if is_postgresql and (head := (await session.execute(locked)).scalar_one_or_none()) is not None:
         return head
@@ -199,11 +205,11 @@ async def chains(session: AsyncSession, tenant_id: str | None = None) -> list[st
 _CHAIN_BATCH = 20_000
 _PG_CHAIN_SQL = (
     "SELECT id, prev_hash, hash, chain, seq, occurred_at, tenant_id, actor, action, object_type, object_id,"
-    " data::text, request_id, correlation_id FROM audit_events WHERE chain = $1 ORDER BY seq"
+    " data::text, request_id, correlation_id FROM audit_events WHERE chain = $1 AND seq <= $2 ORDER BY seq"
 )
 
 
-async def _chain_rows(session: AsyncSession, chain: str) -> AsyncIterator[Sequence[Sequence[Any]]]:
+async def _chain_rows(session: AsyncSession, chain: str, up_to: int) -> AsyncGenerator[Sequence[Sequence[Any]], None]:
     """The chain's rows in seq order, in batches: (id, prev_hash, hash, *HASHED_COLUMNS) with
     ``data`` as its stored JSON text. On PostgreSQL they stream straight from asyncpg's cursor,
     skipping per-row result processing: verification is bound by reading and hashing."""
@@ -215,7 +221,7 @@ async def _chain_rows(session: AsyncSession, chain: str) -> AsyncIterator[Sequen
         if transaction is not None:
             await transaction.start()
         try:
-            cursor = await driver.cursor(_PG_CHAIN_SQL, chain)
+            cursor = await driver.cursor(_PG_CHAIN_SQL, chain, up_to)
             while batch := await cursor.fetch(_CHAIN_BATCH):
                 yield batch
         finally:
@@ -229,7 +235,7 @@ async def _chain_rows(session: AsyncSession, chain: str) -> AsyncIterator[Sequen
             AuditEvent.hash,
             *(cast(c, Text) if c is AuditEvent.data else c for c in HASHED_COLUMNS),
         )
-        .where(AuditEvent.chain == chain)
+        .where(AuditEvent.chain == chain, AuditEvent.seq <= up_to)
         .order_by(AuditEvent.seq)
         .execution_options(yield_per=_CHAIN_BATCH)
     )
@@ -251,24 +257,30 @@ async def verify_chain(session: AsyncSession, chain: str, signer: CheckpointSign
     )
     wanted = {c.seq for c in checkpoints}
     prev_hash, expected_seq = GENESIS_HASH, 1
-    async for batch in _chain_rows(session, chain):
-        for row in batch:
-            event_id, stored_prev, stored_hash, *fields = row
-            seq = fields[1]
-            if seq != expected_seq:
-                missing = f"events {expected_seq}..{seq - 1} are missing" if seq > expected_seq else "duplicate seq"
-                return report.fail(expected_seq, event_id, f"chain broken before seq {seq}: {missing} (row removed)")
-            if stored_prev != prev_hash:
-                return report.fail(
-                    seq, event_id, "prev_hash does not match the previous event (row inserted or removed)"
-                )
-            if event_hash(prev_hash, fields) != stored_hash:
-                return report.fail(seq, event_id, "hash does not match the event's content (row altered)")
-            if seq in wanted:
-                hashes_at[seq] = stored_hash
-            prev_hash, expected_seq = stored_hash, expected_seq + 1
-            report.checked += 1
+    # The head is read first and the walk stops at it, so events appended meanwhile by others
+    # are not mistaken for a broken chain. A chain without a head is walked to its end.
     head = (await session.execute(select(AuditChainHead).where(AuditChainHead.chain == chain))).scalar_one_or_none()
+    up_to = head.seq if head is not None else 2**62
+    async with contextlib.aclosing(_chain_rows(session, chain, up_to)) as batches:
+        async for batch in batches:
+            for row in batch:
+                event_id, stored_prev, stored_hash, *fields = row
+                seq = fields[1]
+                if seq != expected_seq:
+                    missing = f"events {expected_seq}..{seq - 1} are missing" if seq > expected_seq else "duplicate seq"
+                    return report.fail(
+                        expected_seq, event_id, f"chain broken before seq {seq}: {missing} (row removed)"
+                    )
+                if stored_prev != prev_hash:
+                    return report.fail(
+                        seq, event_id, "prev_hash does not match the previous event (row inserted or removed)"
+                    )
+                if event_hash(prev_hash, fields) != stored_hash:
+                    return report.fail(seq, event_id, "hash does not match the event's content (row altered)")
+                if seq in wanted:
+                    hashes_at[seq] = stored_hash
+                prev_hash, expected_seq = stored_hash, expected_seq + 1
+                report.checked += 1
     if head is not None and (head.seq, head.hash) != (report.checked, prev_hash):
         return report.fail(
             head.seq, None, f"chain ends at seq {report.checked} but its head records seq {head.seq} (rows removed)"

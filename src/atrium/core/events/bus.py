@@ -11,11 +11,15 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+import structlog
+
+log = structlog.get_logger(__name__)
 Deliver = Callable[[str, dict[str, Any]], Awaitable[object]]
 
 
 class Bus(Protocol):
     async def publish(self, topic: str, envelope: dict[str, Any]) -> None: ...
+    async def prepare(self, subscriptions: dict[str, list[str]]) -> None: ...
     async def start_consuming(self, subscriptions: dict[str, list[str]], deliver: Deliver) -> None: ...
     async def ping(self) -> None: ...
     async def close(self) -> None: ...
@@ -33,6 +37,9 @@ class InProcessBus:
             return
         for consumer in self._subscriptions.get(topic, []):
             await self._deliver(consumer, envelope)
+
+    async def prepare(self, subscriptions: dict[str, list[str]]) -> None:
+        return None
 
     async def start_consuming(self, subscriptions: dict[str, list[str]], deliver: Deliver) -> None:
         by_topic: dict[str, list[str]] = {}
@@ -86,17 +93,34 @@ class RabbitMQBus:
         )
         await exchange.publish(message, routing_key=envelope["type"])
 
+    async def _queue(self, consumer: str, topics: list[str]) -> Any:
+        channel = await self._ensure()
+        queue = await channel.declare_queue(f"atrium.{consumer}", durable=True)
+        for topic in topics:
+            await queue.bind(await self._exchange(topic), routing_key="#")
+        return queue
+
+    async def prepare(self, subscriptions: dict[str, list[str]]) -> None:
+        """Declare every consumer's queue before publishing, so no event is dropped as
+        unroutable while no worker has started yet."""
+        for consumer, topics in subscriptions.items():
+            await self._queue(consumer, topics)
+
     async def start_consuming(self, subscriptions: dict[str, list[str]], deliver: Deliver) -> None:
         channel = await self._ensure()
         await channel.set_qos(prefetch_count=50)
         for consumer, topics in subscriptions.items():
-            queue = await channel.declare_queue(f"atrium.{consumer}", durable=True)
-            for topic in topics:
-                await queue.bind(await self._exchange(topic), routing_key="#")
+            queue = await self._queue(consumer, topics)
 
             async def on_message(message: Any, consumer: str = consumer) -> None:
-                async with message.process(requeue=True):
-                    await deliver(consumer, json.loads(message.body))
+                try:
+                    envelope = json.loads(message.body)
+                except ValueError:
+                    log.error("event.malformed_message", consumer=consumer, message_id=message.message_id)
+                    await message.reject(requeue=False)  # a poison message must not loop forever
+                    return
+                async with message.process(requeue=True):  # requeued only when the database failed
+                    await deliver(consumer, envelope)
 
             await queue.consume(on_message)
 

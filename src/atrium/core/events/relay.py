@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import structlog
+from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -23,6 +24,7 @@ log = structlog.get_logger(__name__)
 class EventSystem:
     def __init__(self, db: Database, bus: Bus, consumers: ConsumerRegistry, settings: Settings) -> None:
         self.db, self.bus, self.consumers, self.settings = db, bus, consumers, settings
+        self._prepared = False
 
     async def start_consumers(self) -> None:
         await self.bus.start_consuming(self.consumers.subscriptions, self.deliver)
@@ -42,6 +44,9 @@ class EventSystem:
             ).scalars()
             for row in rows:
                 try:
+                    if not self._prepared:  # declare the consumers' queues before the first publish
+                        await self.bus.prepare(self.consumers.subscriptions)
+                        self._prepared = True
                     await self.bus.publish(row.topic, row.envelope)
                 except Exception as exc:  # the broker is down: keep the row, try again later
                     row.attempts += 1
@@ -67,8 +72,12 @@ class EventSystem:
         consumer = self.consumers.get(consumer_name)
         if consumer is None:
             return True
-        event = CloudEvent.model_validate(envelope)
         error: Exception | None = None
+        try:
+            event = CloudEvent.model_validate(envelope)
+        except ValidationError as exc:
+            await self._dead_letter(consumer_name, str(envelope.get("id", "?")), envelope, exc, attempts=1)
+            return False
         for attempt in range(1, self.settings.event_max_attempts + 1):
             try:
                 async with self.db.platform_session() as session, session.begin():
@@ -90,19 +99,26 @@ class EventSystem:
                 )
                 if attempt < self.settings.event_max_attempts:
                     await asyncio.sleep(self.settings.event_retry_base_seconds * 2 ** (attempt - 1))
+        await self._dead_letter(consumer_name, event.id, envelope, error, self.settings.event_max_attempts)
+        return False
+
+    async def _dead_letter(
+        self, consumer: str, event_id: str, envelope: dict[str, Any], error: Exception | None, attempts: int
+    ) -> None:
+        registered = self.consumers.get(consumer)
+        topic = envelope.get("topic") or (registered.topics[0] if registered else "unknown")
         async with self.db.platform_session() as session, session.begin():
             session.add(
                 DeadLetter(
-                    consumer=consumer_name,
-                    event_id=event.id,
-                    topic=envelope.get("topic") or consumer.topics[0],
+                    consumer=consumer,
+                    event_id=event_id[:36],
+                    topic=str(topic)[:60],
                     envelope=envelope,
                     error=repr(error),
-                    attempts=self.settings.event_max_attempts,
+                    attempts=attempts,
                 )
             )
-        log.error("event.dead_lettered", consumer=consumer_name, event_id=event.id)
-        return False
+        log.error("event.dead_lettered", consumer=consumer, event_id=event_id)
 
     async def replay_dead_letters(self, ids: list[int] | None = None) -> tuple[int, int]:
         """Deliver dead letters again; returns (replayed, still failing)."""

@@ -38,6 +38,7 @@ class TenantRegistry:
     def __init__(self, db: Database, ttl: float, redis_url: str | None = None, max_entries: int = 20_000) -> None:
         self.db, self.ttl, self.max_entries = db, ttl, max_entries
         self._entries: dict[str, tuple[float, TenantRef]] = {}
+        self._generation = 0  # bumped by every invalidation
         self._redis: Any = None
         if redis_url:
             import redis.asyncio as redis
@@ -49,17 +50,21 @@ class TenantRegistry:
         now = time.monotonic()
         if hit is not None and hit[0] > now:
             return hit[1]
+        generation = self._generation
         async with self.db.platform_session() as session:
             tenant = await repository.get_by_key(session, key)
         if tenant is None:
             return None
         ref = to_ref(tenant)
+        if generation != self._generation:
+            return ref  # a change landed while we read: answer, but do not cache what may be stale
         if len(self._entries) >= self.max_entries:
             self._entries.clear()
         self._entries[ref.id] = self._entries[ref.slug] = (now + self.ttl, ref)
         return ref
 
     def _drop(self, *keys: str) -> None:
+        self._generation += 1
         for key in keys:
             self._entries.pop(key, None)
 

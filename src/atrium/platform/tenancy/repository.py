@@ -14,9 +14,11 @@ async def get(session: AsyncSession, tenant_id: str) -> Tenant | None:
     return await session.get(Tenant, tenant_id)
 
 
-async def get_by_key(session: AsyncSession, key: str) -> Tenant | None:
-    """By id or slug, as the path `/api/v1/tenants/{tenant}` allows."""
-    stmt = select(Tenant).where(or_(Tenant.id == key, Tenant.slug == key))
+async def get_by_key(session: AsyncSession, key: str, *, for_update: bool = False) -> Tenant | None:
+    """By id or slug, as the path `/api/v1/tenants/{tenant}` allows; an id match wins."""
+    stmt = select(Tenant).where(or_(Tenant.id == key, Tenant.slug == key)).order_by((Tenant.id == key).desc())
+    if for_update:
+        stmt = stmt.with_for_update()
     return (await session.execute(stmt)).scalars().first()
 
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from atrium.platform.tenancy.models import Isolation
 
+UUID_PATTERN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 
@@ -27,6 +28,8 @@ class TenantCreate(BaseModel):
     @field_validator("slug")
     @classmethod
     def _slug(cls, value: str) -> str:
+        if UUID_PATTERN.fullmatch(value):
+            raise ValueError("slug must not look like a tenant id (a UUID)")
         if not SLUG_PATTERN.fullmatch(value):
             raise ValueError("slug must be 1-63 characters of [a-z0-9-], starting and ending with a letter or digit")
         return value

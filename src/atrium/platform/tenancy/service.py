@@ -50,8 +50,8 @@ def check_region(rt: Runtime, data: TenantCreate) -> str:
     return region
 
 
-async def get(session: AsyncSession, key: str, *, allow_deleted: bool = True) -> Tenant:
-    tenant = await repository.get_by_key(session, key)
+async def get(session: AsyncSession, key: str, *, allow_deleted: bool = True, for_update: bool = False) -> Tenant:
+    tenant = await repository.get_by_key(session, key, for_update=for_update)
     if tenant is None:
         raise TenantNotFound(key)
     if not allow_deleted and tenant.status == TenantStatus.deleted.value:
@@ -122,7 +122,7 @@ async def change_status(rt: Runtime, key: str, action: str, reason: str | None =
 
 async def _change_status(session: AsyncSession, key: str, action: str, reason: str | None) -> Tenant:
     allowed_from, target, happened = TRANSITIONS[action]
-    tenant = await get(session, key)
+    tenant = await get(session, key, for_update=True)  # concurrent changes queue up and re-check
     if tenant.status not in allowed_from:
         raise IllegalTransition(tenant.slug, tenant.status, action)
     previous = tenant.status
@@ -159,7 +159,7 @@ async def delete(rt: Runtime, key: str, reason: str | None = None) -> Tenant:
     dropped = await storage.drop_storage(rt.db, ref)
     provisioning.remove_objects(rt, ref)
     async with rt.db.platform_session() as session, session.begin():
-        tenant = await get(session, key)
+        tenant = await get(session, key, for_update=True)
         if tenant.status != TenantStatus.deleted.value:
             previous = tenant.status
             tenant.status, tenant.status_changed_at, tenant.deleted_at = "deleted", utcnow(), utcnow()

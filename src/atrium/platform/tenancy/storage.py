@@ -107,10 +107,14 @@ async def _stored_revision(conn: AsyncConnection, target: TenantTarget) -> str |
 async def drop_storage(db: Database, tenant: TenantRef) -> str:
     """Remove every row, schema, database or file of the tenant; the audit trail stays."""
     if tenant.isolation == "pooled":
-        async with db.engine.begin() as conn:
+        # Through the tenant session: with forced row-level security only a transaction that
+        # carries the tenant's id may see (and so delete) its rows, whoever owns the tables.
+        deleted = 0
+        async with db.tenant_session(tenant) as session, session.begin():
             for table in reversed(TenantBase.metadata.sorted_tables):
-                await conn.execute(delete(table).where(table.c.tenant_id == tenant.id))
-        return "pooled rows deleted"
+                result = await session.execute(delete(table).where(table.c.tenant_id == tenant.id))
+                deleted += result.rowcount  # type: ignore[attr-defined]
+        return f"{deleted} pooled rows deleted"
     assert tenant.storage_name
     if tenant.isolation == "schema" and not db.is_sqlite:
         async with db.engine.begin() as conn:

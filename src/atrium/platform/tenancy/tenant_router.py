@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
@@ -43,8 +43,11 @@ async def list_settings(tenant: Tenant) -> dict[str, Any]:
     return {row.key: row.value for row in rows}
 
 
+SettingKey = Annotated[str, Path(min_length=1, max_length=100, description="Setting name.")]
+
+
 @router.get("/settings/{key}", response_model=SettingValue)
-async def get_setting(tenant: Tenant, key: str) -> SettingValue:
+async def get_setting(tenant: Tenant, key: SettingKey) -> SettingValue:
     row = await tenant.session.get(TenantSetting, (tenant.tenant.id, key))
     if row is None:
         raise NotFound(f"no setting {key!r}", field="key")
@@ -52,7 +55,7 @@ async def get_setting(tenant: Tenant, key: str) -> SettingValue:
 
 
 @router.put("/settings/{key}", response_model=SettingValue)
-async def put_setting(tenant: Tenant, key: str, body: SettingValue) -> SettingValue:
+async def put_setting(tenant: Tenant, key: SettingKey, body: SettingValue) -> SettingValue:
     row = await tenant.session.get(TenantSetting, (tenant.tenant.id, key))
     if row is None:
         tenant.session.add(TenantSetting(key=key, value=body.value))
