@@ -18,6 +18,8 @@ Deliver = Callable[[str, dict[str, Any]], Awaitable[object]]
 
 
 class Bus(Protocol):
+    publishes_concurrently: bool
+
     async def publish(self, topic: str, envelope: dict[str, Any]) -> None: ...
     async def prepare(self, subscriptions: dict[str, list[str]]) -> None: ...
     async def start_consuming(self, subscriptions: dict[str, list[str]], deliver: Deliver) -> None: ...
@@ -27,6 +29,8 @@ class Bus(Protocol):
 
 class InProcessBus:
     """Delivers straight to the consumers of this process (the embedded default)."""
+
+    publishes_concurrently = False
 
     def __init__(self) -> None:
         self._deliver: Deliver | None = None
@@ -56,6 +60,8 @@ class InProcessBus:
 
 
 class RabbitMQBus:
+    publishes_concurrently = True
+
     def __init__(self, url: str) -> None:
         self.url = url
         self._connection: Any = None

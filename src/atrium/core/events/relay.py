@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from typing import Any
 
 import structlog
@@ -31,7 +32,6 @@ class EventSystem:
 
     async def relay_once(self) -> int:
         """Publish one batch of undelivered outbox rows, oldest first; returns how many."""
-        sent = 0
         async with self.db.platform_session() as session, session.begin():
             rows = (
                 await session.execute(
@@ -42,18 +42,45 @@ class EventSystem:
                     .with_for_update(skip_locked=True)
                 )
             ).scalars()
-            for row in rows:
-                try:
-                    if not self._prepared:  # declare the consumers' queues before the first publish
-                        await self.bus.prepare(self.consumers.subscriptions)
-                        self._prepared = True
-                    await self.bus.publish(row.topic, row.envelope)
-                except Exception as exc:  # the broker is down: keep the row, try again later
-                    row.attempts += 1
-                    row.last_error = repr(exc)
-                    log.warning("outbox.publish_failed", event_id=row.id, error=repr(exc))
-                    break
-                row.delivered_at = utcnow()
+            if self.bus.publishes_concurrently:
+                return await self._publish_concurrently(list(rows))
+            return await self._publish_in_order(rows)
+
+    async def _prepare(self) -> None:
+        if not self._prepared:  # declare the consumers' queues before the first publish
+            await self.bus.prepare(self.consumers.subscriptions)
+            self._prepared = True
+
+    async def _publish_in_order(self, rows: Iterable[OutboxEvent]) -> int:
+        """One at a time: the in-process bus runs the consumers inside publish()."""
+        sent = 0
+        for row in rows:
+            try:
+                await self._prepare()
+                await self.bus.publish(row.topic, row.envelope)
+            except Exception as exc:  # keep the row, try again later
+                _failed(row, exc)
+                break
+            row.delivered_at = utcnow()
+            sent += 1
+        return sent
+
+    async def _publish_concurrently(self, rows: list[OutboxEvent]) -> int:
+        """A broker confirms each message: wait for the batch's confirms together, not one by one.
+        A row whose publish failed stays undelivered (consumers are idempotent, order is not promised)."""
+        try:
+            await self._prepare()
+        except Exception as exc:
+            for row in rows[:1]:
+                _failed(row, exc)
+            return 0
+        results = await asyncio.gather(*(self.bus.publish(r.topic, r.envelope) for r in rows), return_exceptions=True)
+        now, sent = utcnow(), 0
+        for row, result in zip(rows, results, strict=True):
+            if isinstance(result, BaseException):
+                _failed(row, result)
+            else:
+                row.delivered_at = now
                 sent += 1
         return sent
 
@@ -139,3 +166,9 @@ class EventSystem:
 
 class _Duplicate(Exception):
     """Raised out of the transaction (rolling it back) when another delivery already recorded the event."""
+
+
+def _failed(row: OutboxEvent, exc: BaseException) -> None:
+    row.attempts += 1
+    row.last_error = repr(exc)
+    log.warning("outbox.publish_failed", event_id=row.id, error=repr(exc))
