@@ -31,7 +31,8 @@ async def platform_unit_of_work(rt: RuntimeDep) -> AsyncIterator[AsyncSession]:
     """A platform-database session that commits when the route returns without error."""
     async with rt.db.platform_session() as session:
         yield session
-        await session.commit()
+        if session.in_transaction():
+            await session.commit()
 
 
 PlatformSession = Annotated[AsyncSession, Depends(platform_unit_of_work, scope="function")]
@@ -118,8 +119,9 @@ async def tenant_context(
     ref = await resolve_tenant(rt, tenant)
     async with rt.db.tenant_unit_of_work(ref) as (session, platform):
         yield TenantContext(ref, session, platform)
-        await session.commit()
-        if platform is not session:
+        if session.in_transaction():
+            await session.commit()
+        if platform is not session and platform.in_transaction():
             await platform.commit()
 
 

@@ -87,13 +87,11 @@ class Database:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.url = settings.platform_database_url
+        self.is_sqlite = is_sqlite(self.url)
+        self._schema_binds: OrderedDict[str, AsyncEngine] = OrderedDict()
         self.engine = create_engine(self.url, settings)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.tenant_engines = EngineCache(settings.tenant_engine_cache_size, self._tenant_engine)
-
-    @property
-    def is_sqlite(self) -> bool:
-        return is_sqlite(self.url)
 
     @property
     def tenants_dir(self) -> Path:
@@ -142,8 +140,9 @@ class Database:
                 async with _scoped(AsyncSession(attached, expire_on_commit=False), tenant) as session:
                     yield session
         elif tenant.isolation == "schema":
-            bind = self.engine.execution_options(schema_translate_map={None: tenant.storage_name})
-            async with _scoped(AsyncSession(bind, expire_on_commit=False), tenant) as session:
+            async with _scoped(
+                AsyncSession(self._schema_bind(tenant.storage_name), expire_on_commit=False), tenant
+            ) as session:
                 yield session
         else:
             session = AsyncSession(self.engine, expire_on_commit=False)
@@ -152,6 +151,16 @@ class Database:
                 session.info["rls_role"] = self.settings.app_role
             async with _scoped(session, tenant) as scoped:
                 yield scoped
+
+    def _schema_bind(self, schema: str | None) -> AsyncEngine:
+        """The platform engine translated to one tenant schema (kept for the busiest tenants)."""
+        assert schema
+        bind = self._schema_binds.get(schema)
+        if bind is None:
+            bind = self._schema_binds[schema] = self.engine.execution_options(schema_translate_map={None: schema})
+            if len(self._schema_binds) > 1024:
+                self._schema_binds.popitem(last=False)
+        return bind
 
     @asynccontextmanager
     async def tenant_unit_of_work(self, tenant: TenantRef) -> AsyncIterator[tuple[AsyncSession, AsyncSession]]:
