@@ -88,8 +88,10 @@ CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 @dataclass(frozen=True)
 class TenantContext:
-    """The request's tenant, its data session, and a platform session for audit and outbox
-    writes. The tenant session commits first, so an audit event never outlives its change."""
+    """The request's tenant, its data session, and the session for audit and outbox *writes*
+    (the same session for pooled tenants; otherwise a platform session committed right after the
+    tenant session, so an audit event never outlives its change). Reads of platform tables take
+    a PlatformSession of their own."""
 
     tenant: TenantRef
     session: AsyncSession

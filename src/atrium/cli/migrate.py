@@ -22,7 +22,7 @@ class MigrationReport:
 
 async def migrate_platform(rt: Runtime) -> None:
     async with rt.db.engine.connect() as conn:
-        await upgrade_control(conn)
+        await upgrade_control(conn, rt.settings.app_role)
         await conn.commit()
 
 

@@ -50,9 +50,10 @@ def head_revision(tree: str) -> str:
     return head
 
 
-def _upgrade_control(connection: Connection) -> None:
+def _upgrade_control(connection: Connection, app_role: str) -> None:
     cfg = _config("control")
     cfg.attributes["connection"] = connection
+    cfg.attributes["app_role"] = app_role
     command.upgrade(cfg, "head")
 
 
@@ -75,12 +76,24 @@ def current_revision(connection: Connection, target: TenantTarget | None = None)
     return MigrationContext.configure(connection, opts=opts).get_current_revision()  # type: ignore[arg-type]
 
 
-async def upgrade_control(conn: AsyncConnection) -> None:
-    await conn.run_sync(_upgrade_control)
+async def upgrade_control(conn: AsyncConnection, app_role: str = "atrium_app") -> None:
+    await conn.run_sync(_upgrade_control, app_role)
 
 
 async def upgrade_tenant(conn: AsyncConnection, target: TenantTarget) -> str | None:
     return await conn.run_sync(_upgrade_tenant, target)
+
+
+def ensure_app_role(role: str) -> None:
+    """Inside a migration on PostgreSQL: the application role (no BYPASSRLS) exists, and the
+    migrating user may switch to it."""
+    from alembic import op
+
+    op.execute(f"DO $$ BEGIN CREATE ROLE {role} NOLOGIN NOBYPASSRLS; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+    op.execute(
+        f"DO $$ BEGIN GRANT {role} TO CURRENT_USER; "
+        "EXCEPTION WHEN insufficient_privilege OR invalid_grant_operation THEN NULL; END $$"
+    )
 
 
 def protect_pooled_table(table: str) -> None:
@@ -92,11 +105,7 @@ def protect_pooled_table(table: str) -> None:
     if target is None or not target.pooled or op.get_bind().dialect.name != "postgresql":
         return
     role = target.app_role
-    op.execute(f"DO $$ BEGIN CREATE ROLE {role} NOLOGIN NOBYPASSRLS; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
-    op.execute(
-        f"DO $$ BEGIN GRANT {role} TO CURRENT_USER; "
-        "EXCEPTION WHEN insufficient_privilege OR invalid_grant_operation THEN NULL; END $$"
-    )
+    ensure_app_role(role)
     op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
     op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
     predicate = "tenant_id = current_setting('atrium.tenant_id', true)"

@@ -164,13 +164,16 @@ class Database:
 
     @asynccontextmanager
     async def tenant_unit_of_work(self, tenant: TenantRef) -> AsyncIterator[tuple[AsyncSession, AsyncSession]]:
-        """The tenant session and a platform session (audit, outbox) for one unit of work.
+        """The tenant session and the session that writes its audit events and outbox rows.
 
-        SQLite allows one writer per file: a pooled tenant's rows share the platform file, so
-        there both are one session (and one transaction), else the two would wait on each other.
+        A pooled tenant's rows share the platform database, so both are one session and one
+        transaction: the audit event and the change commit together. (On SQLite it must be so
+        anyway, one writer per file; on PostgreSQL the application role may append to the audit
+        trail and the outbox but not read them.) Other modes get a platform session that
+        commits right after the tenant session.
         """
         async with self.tenant_session(tenant) as session:
-            if self.is_sqlite and tenant.isolation == "pooled":
+            if tenant.isolation == "pooled":
                 yield session, session
                 return
             async with self.platform_session() as platform:

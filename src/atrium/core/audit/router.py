@@ -47,9 +47,11 @@ async def _page(session: AsyncSession, f: service.AuditFilter) -> AuditPage:
 
 
 @router.get("/api/v1/tenants/{tenant}/audit-events", response_model=AuditPage)
-async def tenant_audit_events(tenant: Tenant, f: Annotated[service.AuditFilter, Depends(_filter)]) -> AuditPage:
+async def tenant_audit_events(
+    tenant: Tenant, session: PlatformSession, f: Annotated[service.AuditFilter, Depends(_filter)]
+) -> AuditPage:
     """The tenant's audit trail, newest first."""
-    return await _page(tenant.platform, service.AuditFilter(**{**f.__dict__, "tenant_id": tenant.tenant.id}))
+    return await _page(session, service.AuditFilter(**{**f.__dict__, "tenant_id": tenant.tenant.id}))
 
 
 @router.get("/api/v1/platform/audit-events", response_model=AuditPage)
