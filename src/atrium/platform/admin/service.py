@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from atrium.core.audit import service as audit
@@ -73,4 +73,4 @@ async def by_token(session: AsyncSession, token: str) -> ConsoleAdmin | None:
 
 
 async def count(session: AsyncSession) -> int:
-    return len((await session.execute(select(ConsoleAdmin.id))).all())
+    return (await session.execute(select(func.count()).select_from(ConsoleAdmin))).scalar_one()
