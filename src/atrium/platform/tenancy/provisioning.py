@@ -213,14 +213,16 @@ async def _run_step(rt: Runtime, tenant: Tenant, ref: TenantRef, step: Step, fol
             .where(ProvisioningStep.tenant_id == tenant.id, ProvisioningStep.step == step.name)
             .values(status=status, finished_at=utcnow(), duration_ms=duration_ms, error=error)
         )
-        await session.execute(
+        still_provisioning = await session.execute(
             update(Tenant)
-            .where(Tenant.id == tenant.id)
+            .where(Tenant.id == tenant.id, Tenant.status == TenantStatus.provisioning.value)
             .values(
                 provisioning_error=None if error is None else f"step {step.name} failed: {error}",
                 schema_revision=tenant.schema_revision,
             )
         )
+        # Deleted meanwhile: record this step's outcome, but start no other.
+        abandoned = not still_provisioning.rowcount  # type: ignore[attr-defined]
         await audit.record(
             session,
             action=f"tenant.provisioning.step_{status}",
@@ -229,11 +231,11 @@ async def _run_step(rt: Runtime, tenant: Tenant, ref: TenantRef, step: Step, fol
             object_id=tenant.id,
             data={"step": step.name, "outcome": outcome, "error": error, "duration_ms": duration_ms},
         )
-        if error is None and following is not None:
+        if error is None and not abandoned and following is not None:
             await _mark_running(session, tenant.id, following.name)
-        elif error is None:
+        elif error is None and not abandoned:
             await _activate(session, tenant.id)
-    return error is None
+    return error is None and not abandoned
 
 
 async def _activate(session: AsyncSession, tenant_id: str) -> None:
