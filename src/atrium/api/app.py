@@ -15,6 +15,7 @@ from atrium.apps.notes.router import router as notes_router
 from atrium.core.audit.router import router as audit_router
 from atrium.core.logging import configure as configure_logging
 from atrium.core.settings import Settings, get_settings
+from atrium.platform.identity.router import router as auth_router
 from atrium.platform.tenancy.router import router as tenants_router
 from atrium.platform.tenancy.tenant_router import router as tenant_router
 from atrium.runtime import Runtime
@@ -54,7 +55,7 @@ def create_app(
     )
     app.state.runtime = rt
     problems.install(app)
-    for router in (health.router, tenants_router, tenant_router, audit_router, notes_router):
+    for router in (health.router, auth_router, tenants_router, tenant_router, audit_router, notes_router):
         app.include_router(router)
     from atrium.web.console import mount_console
 

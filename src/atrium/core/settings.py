@@ -57,6 +57,14 @@ class Settings(BaseSettings):
     event_max_attempts: int = Field(5, ge=1, description="Deliveries of an event to a consumer before dead-lettering.")
     event_retry_base_seconds: float = Field(0.2, ge=0)
     relay_batch_size: int = Field(200, ge=1)
+    smtp_url: str | None = Field(
+        None, description="`smtp://user:pass@host:port` (`smtps://` for TLS); unset writes mail to the local mailbox."
+    )
+    mail_from: str = Field("Atrium <no-reply@atrium.local>", description="Sender of platform mail.")
+    public_url: str = Field("http://127.0.0.1:8000", description="Base URL used in links sent by mail.")
+    signup_mode: Literal["open", "invite_only"] = Field("open", description="`invite_only` disables self-serve signup.")
+    terms_version: str = Field("2026-11", description="Version of the terms and DPA accepted at signup.")
+    email_token_ttl_minutes: int = Field(60 * 24, ge=1, description="Lifetime of an email verification token.")
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -33,15 +33,15 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str, str]] = {
 }
 
 
-def check_region(rt: Runtime, data: TenantCreate) -> str:
-    """Data residency is decided here, before anything is written."""
-    region = data.region or rt.settings.default_region
+def check_region(rt: Runtime, requested: str | None, isolation: Isolation) -> str:
+    """Data residency is decided here, before anything is written; returns the region."""
+    region = requested or rt.settings.default_region
     if rt.settings.region_server_url(region) is None:
         raise RegionNotAvailable(
             f"region {region!r} has no configured store; known regions: {', '.join(rt.settings.known_regions)}",
             field="region",
         )
-    if region != "default" and data.isolation != Isolation.database:
+    if region != "default" and isolation != Isolation.database:
         raise RegionNotAvailable(
             f"pooled and schema tenants live in the platform database (region 'default'); "
             f"a tenant in region {region!r} needs isolation 'database'",
@@ -61,7 +61,7 @@ async def get(session: AsyncSession, key: str, *, allow_deleted: bool = True, fo
 
 async def create(rt: Runtime, data: TenantCreate) -> Tenant:
     """Validate, write the tenant record and its provisioning plan, then run the pipeline."""
-    region = check_region(rt, data)
+    region = check_region(rt, data.region, data.isolation)
     tenant_id = new_id()
     async with rt.db.platform_session() as session:
         if await repository.slug_taken(session, data.slug):

@@ -1,0 +1,48 @@
+"""Control-plane tables of identity: users, their tenant memberships and single-use email tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from atrium.core.db import ControlBase, Timestamped, UTCDateTime, new_id, utcnow
+
+
+class User(ControlBase, Timestamped):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    email_verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    terms_version: Mapped[str] = mapped_column(String(40))
+    terms_accepted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    marketing_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Membership(ControlBase, Timestamped):
+    """A user's place in a tenant; the role is a placeholder name until access control."""
+
+    __tablename__ = "memberships"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True, index=True)
+    role: Mapped[str] = mapped_column(String(100))
+
+
+class EmailToken(ControlBase):
+    """A token sent by mail; only its SHA-256 is stored, and it works once before it expires."""
+
+    __tablename__ = "email_tokens"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(30))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)

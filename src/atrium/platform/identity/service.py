@@ -1,0 +1,176 @@
+"""Self-serve signup and email verification.
+
+Signup never reveals whether an address is known: it always answers the same, and mails either a
+verification link or (for a verified account) a note that the account exists. The tenant is
+created only when the address is verified, so unverified signups cost no storage.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import secrets
+import uuid
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from atrium.core.audit import service as audit
+from atrium.core.db import utcnow
+from atrium.core.events.outbox import publish
+from atrium.core.mail import compose, make_mailer
+from atrium.platform.identity.exceptions import InvalidToken, SignupClosed
+from atrium.platform.identity.models import EmailToken, Membership, User
+from atrium.platform.identity.passwords import hash_password
+from atrium.platform.identity.schemas import SignupRequest, VerifiedSignup
+from atrium.platform.tenancy import repository as tenant_repo
+from atrium.platform.tenancy import service as tenancy
+from atrium.platform.tenancy.models import Isolation
+from atrium.platform.tenancy.schemas import TenantCreate
+
+if TYPE_CHECKING:
+    from atrium.runtime import Runtime
+
+VERIFY_EMAIL = "verify_email"
+TENANT_ADMIN = "Tenant Admin"
+
+
+def isolation_for(region: str | None) -> Isolation:
+    """Self-serve tenants are pooled; outside the default region they need a database of their own."""
+    return Isolation.pooled if region in (None, "default") else Isolation.database
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def _issue_token(session: AsyncSession, rt: Runtime, user: User, payload: dict[str, str | None]) -> str:
+    token = secrets.token_urlsafe(32)
+    session.add(
+        EmailToken(
+            user_id=user.id,
+            purpose=VERIFY_EMAIL,
+            token_hash=_token_hash(token),
+            payload=payload,
+            expires_at=utcnow() + dt.timedelta(minutes=rt.settings.email_token_ttl_minutes),
+        )
+    )
+    await session.flush()
+    return token
+
+
+async def signup(rt: Runtime, data: SignupRequest) -> None:
+    """Register (or re-invite) the address and mail it; the same outcome whether it was known or not."""
+    if rt.settings.signup_mode == "invite_only":
+        raise SignupClosed("self-serve signup is closed on this platform; ask an administrator for an invitation")
+    region = tenancy.check_region(rt, data.region, isolation_for(data.region))
+    email = data.email.lower()
+    payload: dict[str, str | None] = {
+        "kind": data.tenant_kind,
+        "name": data.organization_name or email.split("@")[0],
+        "region": region,
+    }
+    async with rt.db.platform_session() as session, session.begin():
+        user = (await session.execute(select(User).where(User.email == email))).scalar_one_or_none()
+        if user is not None and user.email_verified_at is not None:
+            await audit.record(session, action="user.signup_existing", object_type="user", object_id=user.id)
+            message = compose(
+                rt.settings,
+                to=email,
+                subject="You already have an Atrium account",
+                body=f"Someone tried to sign up with this address. Sign in at {rt.settings.public_url}/login "
+                "or reset your password there. If it was not you, ignore this mail.",
+            )
+        else:
+            if user is None:
+                user = User(
+                    email=email,
+                    password_hash=hash_password(data.password),
+                    terms_version=rt.settings.terms_version,
+                    marketing_opt_in=data.marketing_opt_in,
+                )
+                session.add(user)
+                await session.flush()
+                await audit.record(
+                    session,
+                    action="user.signed_up",
+                    object_type="user",
+                    object_id=user.id,
+                    data={"terms_version": rt.settings.terms_version, "marketing_opt_in": data.marketing_opt_in},
+                )
+                await publish(session, "user.events", "user.signed_up", {"user_id": user.id}, subject=user.id)
+            token = await _issue_token(session, rt, user, payload)
+            message = compose(
+                rt.settings,
+                to=email,
+                subject="Confirm your email address for Atrium",
+                body="Confirm your address to finish signing up:\n\n"
+                f"{rt.settings.public_url}/verify-email?token={token}\n\n"
+                f"Verification code: {token}\n\nThe link works once and expires in "
+                f"{rt.settings.email_token_ttl_minutes} minutes.",
+            )
+    await make_mailer(rt.settings).send(message)
+
+
+def _slug_from(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:50].strip("-")
+    return slug or "tenant"
+
+
+async def _free_slug(rt: Runtime, name: str) -> str:
+    base = _slug_from(name)
+    async with rt.db.platform_session() as session:
+        if not await tenant_repo.slug_taken(session, base):
+            return base
+    return f"{base[:45]}-{uuid.uuid4().hex[:6]}"
+
+
+async def verify_email(rt: Runtime, token: str) -> VerifiedSignup:
+    """Use the token once: verify the address, create the tenant, make the user its Tenant Admin."""
+    digest = _token_hash(token)
+    valid = (
+        select(EmailToken)
+        .where(EmailToken.token_hash == digest, EmailToken.purpose == VERIFY_EMAIL)
+        .where(EmailToken.used_at.is_(None), EmailToken.expires_at > utcnow())
+    )
+    async with rt.db.platform_session() as session:
+        pending = (await session.execute(valid)).scalar_one_or_none()
+    if pending is None:
+        raise InvalidToken()
+    payload = pending.payload
+    tenant = await tenancy.create(
+        rt,
+        TenantCreate(
+            slug=await _free_slug(rt, str(payload["name"])),
+            name=str(payload["name"]),
+            isolation=isolation_for(payload.get("region")),
+            region=payload.get("region"),
+        ),
+    )
+    async with rt.db.platform_session() as session, session.begin():
+        claimed = (await session.execute(valid.with_for_update())).scalar_one_or_none()
+        if claimed is None:  # a concurrent verification used it first
+            raise InvalidToken()
+        user = await session.get(User, claimed.user_id)
+        assert user is not None
+        claimed.used_at = utcnow()
+        user.email_verified_at = user.email_verified_at or utcnow()
+        session.add(Membership(user_id=user.id, tenant_id=tenant.id, role=TENANT_ADMIN))
+        await audit.record(session, action="user.email_verified", object_type="user", object_id=user.id)
+        await audit.record(
+            session,
+            action="tenant.membership.granted",
+            tenant_id=tenant.id,
+            object_type="user",
+            object_id=user.id,
+            data={"role": TENANT_ADMIN},
+            actor=user.email,
+        )
+        await publish(
+            session, "user.events", "user.email_verified", {"user_id": user.id, "tenant_id": tenant.id}, subject=user.id
+        )
+    return VerifiedSignup(
+        user_id=user.id, email=user.email, tenant_id=tenant.id, tenant_slug=tenant.slug, role=TENANT_ADMIN
+    )
