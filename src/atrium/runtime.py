@@ -8,6 +8,7 @@ from atrium.core.events.consumers import registry as consumer_registry
 from atrium.core.events.relay import EventSystem
 from atrium.core.settings import Settings
 from atrium.core.tenancy import Database
+from atrium.platform.identity.throttle import LoginThrottle
 from atrium.platform.tenancy.registry import TenantRegistry
 
 
@@ -20,6 +21,7 @@ class Runtime:
         self.bus = make_bus(settings.broker_url)
         self.events = EventSystem(self.db, self.bus, consumer_registry, settings)
         self.signer = CheckpointSigner(settings)
+        self.login_throttle = LoginThrottle(settings.login_max_failures, settings.login_failure_window_minutes * 60)
 
     async def close(self) -> None:
         await self.bus.close()

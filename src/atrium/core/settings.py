@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     signup_mode: Literal["open", "invite_only"] = Field("open", description="`invite_only` disables self-serve signup.")
     terms_version: str = Field("2026-11", description="Version of the terms and DPA accepted at signup.")
     email_token_ttl_minutes: int = Field(60 * 24, ge=1, description="Lifetime of an email verification token.")
+    session_idle_minutes: int = Field(30, ge=1, description="A browser session ends after this long unused.")
+    session_absolute_hours: int = Field(12, ge=1, description="A browser session ends this long after sign-in.")
+    password_reset_ttl_minutes: int = Field(15, ge=1, description="Lifetime of a password-reset token.")
+    login_max_failures: int = Field(5, ge=1, description="Failed sign-ins (per account, per IP) before backoff.")
+    login_failure_window_minutes: int = Field(15, ge=1)
     log_level: str = "INFO"
     log_json: bool = True
 

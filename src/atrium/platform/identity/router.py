@@ -1,24 +1,101 @@
-"""/api/v1/auth: signup and email verification (public routes)."""
+"""/api/v1/auth (public: signup, verification, sign-in, reset) and /api/v1/me (the signed-in user)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from atrium.api.deps import RuntimeDep
-from atrium.platform.identity import service
-from atrium.platform.identity.schemas import SignupAccepted, SignupRequest, VerifiedSignup, VerifyEmailRequest
+from atrium.platform.identity import recovery, service, sessions
+from atrium.platform.identity.models import User, UserSession
+from atrium.platform.identity.schemas import (
+    LoginRequest,
+    MeRead,
+    PasswordResetConfirm,
+    PasswordResetRequest,
+    SignupAccepted,
+    SignupRequest,
+    VerifiedSignup,
+    VerifyEmailRequest,
+)
 
-router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+router = APIRouter(tags=["auth"])
 
 
-@router.post("/signup", status_code=status.HTTP_202_ACCEPTED, response_model=SignupAccepted)
+async def signed_in(request: Request, rt: RuntimeDep) -> tuple[User, UserSession]:
+    return await sessions.authenticate(rt, request.cookies.get(sessions.COOKIE))
+
+
+SignedInUser = Annotated[tuple[User, UserSession], Depends(signed_in)]
+
+
+@router.post("/api/v1/auth/signup", status_code=status.HTTP_202_ACCEPTED, response_model=SignupAccepted)
 async def signup(data: SignupRequest, rt: RuntimeDep) -> SignupAccepted:
     """Start a self-serve signup; the same answer whether or not the address is already known."""
     await service.signup(rt, data)
     return SignupAccepted()
 
 
-@router.post("/verify-email", response_model=VerifiedSignup)
+@router.post("/api/v1/auth/verify-email", response_model=VerifiedSignup)
 async def verify_email(data: VerifyEmailRequest, rt: RuntimeDep) -> VerifiedSignup:
     """Verify the address with the mailed token; creates the tenant and makes the user its admin."""
     return await service.verify_email(rt, data.token)
+
+
+async def _me(rt: RuntimeDep, user: User) -> MeRead:
+    async with rt.db.platform_session() as session:
+        tenants = await service.memberships(session, user.id)
+    return MeRead(
+        id=user.id,
+        email=user.email,
+        email_verified=user.email_verified_at is not None,
+        marketing_opt_in=user.marketing_opt_in,
+        memberships=tenants,
+    )
+
+
+@router.post("/api/v1/auth/login", response_model=MeRead)
+async def login(data: LoginRequest, request: Request, response: Response, rt: RuntimeDep) -> MeRead:
+    """Sign in with email and password; sets a new HttpOnly session cookie (a new id every time)."""
+    ip = request.client.host if request.client else None
+    result = await sessions.sign_in(rt, data.email, data.password, ip=ip, user_agent=request.headers.get("user-agent"))
+    response.set_cookie(
+        sessions.COOKIE,
+        result.cookie_value,
+        max_age=rt.settings.session_absolute_hours * 3600,
+        httponly=True,
+        secure=rt.settings.env == "production",
+        samesite="lax",
+        path="/",
+    )
+    return await _me(rt, result.user)
+
+
+@router.post("/api/v1/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(current: SignedInUser, rt: RuntimeDep) -> Response:
+    user, record = current
+    await sessions.sign_out(rt, user, record.id)
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    response.delete_cookie(sessions.COOKIE, path="/")
+    return response
+
+
+@router.post("/api/v1/auth/password-reset", status_code=status.HTTP_202_ACCEPTED, response_model=SignupAccepted)
+async def request_password_reset(data: PasswordResetRequest, rt: RuntimeDep) -> SignupAccepted:
+    """Mail a reset link if the account exists; the answer never tells."""
+    await recovery.request_reset(rt, data.email)
+    return SignupAccepted(detail="If the address has an account, a reset link is on its way.")
+
+
+@router.post("/api/v1/auth/password-reset/confirm", status_code=status.HTTP_204_NO_CONTENT)
+async def confirm_password_reset(data: PasswordResetConfirm, rt: RuntimeDep) -> Response:
+    """Set a new password with the mailed token; every session of the account ends."""
+    await recovery.reset_password(rt, data.token, data.password)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/api/v1/me", response_model=MeRead)
+async def me(current: SignedInUser, rt: RuntimeDep) -> MeRead:
+    """The signed-in user and the tenants they belong to."""
+    return await _me(rt, current[0])

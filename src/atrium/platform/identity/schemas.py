@@ -47,3 +47,38 @@ class VerifiedSignup(BaseModel):
     tenant_id: str
     tenant_slug: str
     role: str
+
+
+class LoginRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class MembershipRead(BaseModel):
+    tenant_id: str
+    tenant_slug: str
+    tenant_name: str
+    role: str
+
+
+class MeRead(BaseModel):
+    id: str
+    email: str
+    email_verified: bool
+    marketing_opt_in: bool
+    memberships: list[MembershipRead]
+
+
+class PasswordResetRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr
+
+
+class PasswordResetConfirm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=10, max_length=200)
+    password: str = Field(min_length=12, max_length=1024, description="The new password; 12 characters or more.")

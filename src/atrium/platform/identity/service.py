@@ -14,7 +14,7 @@ import secrets
 import uuid
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from atrium.core.audit import service as audit
@@ -24,10 +24,10 @@ from atrium.core.mail import compose, make_mailer
 from atrium.platform.identity.exceptions import InvalidToken, SignupClosed
 from atrium.platform.identity.models import EmailToken, Membership, User
 from atrium.platform.identity.passwords import hash_password
-from atrium.platform.identity.schemas import SignupRequest, VerifiedSignup
+from atrium.platform.identity.schemas import MembershipRead, SignupRequest, VerifiedSignup
 from atrium.platform.tenancy import repository as tenant_repo
 from atrium.platform.tenancy import service as tenancy
-from atrium.platform.tenancy.models import Isolation
+from atrium.platform.tenancy.models import Isolation, Tenant
 from atrium.platform.tenancy.schemas import TenantCreate
 
 if TYPE_CHECKING:
@@ -46,19 +46,31 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def _issue_token(session: AsyncSession, rt: Runtime, user: User, payload: dict[str, str | None]) -> str:
+async def issue_token(
+    session: AsyncSession, user: User, purpose: str, ttl_minutes: int, payload: dict[str, str | None] | None = None
+) -> str:
+    """A fresh single-use token for ``purpose``; only its hash is stored."""
     token = secrets.token_urlsafe(32)
     session.add(
         EmailToken(
             user_id=user.id,
-            purpose=VERIFY_EMAIL,
+            purpose=purpose,
             token_hash=_token_hash(token),
-            payload=payload,
-            expires_at=utcnow() + dt.timedelta(minutes=rt.settings.email_token_ttl_minutes),
+            payload=payload or {},
+            expires_at=utcnow() + dt.timedelta(minutes=ttl_minutes),
         )
     )
     await session.flush()
     return token
+
+
+def usable_token(token: str, purpose: str) -> Select[EmailToken]:
+    """The query for a token that exists for ``purpose``, is unused and has not expired."""
+    return (
+        select(EmailToken)
+        .where(EmailToken.token_hash == _token_hash(token), EmailToken.purpose == purpose)
+        .where(EmailToken.used_at.is_(None), EmailToken.expires_at > utcnow())
+    )
 
 
 async def signup(rt: Runtime, data: SignupRequest) -> None:
@@ -101,7 +113,7 @@ async def signup(rt: Runtime, data: SignupRequest) -> None:
                     data={"terms_version": rt.settings.terms_version, "marketing_opt_in": data.marketing_opt_in},
                 )
                 await publish(session, "user.events", "user.signed_up", {"user_id": user.id}, subject=user.id)
-            token = await _issue_token(session, rt, user, payload)
+            token = await issue_token(session, user, VERIFY_EMAIL, rt.settings.email_token_ttl_minutes, payload)
             message = compose(
                 rt.settings,
                 to=email,
@@ -129,12 +141,7 @@ async def _free_slug(rt: Runtime, name: str) -> str:
 
 async def verify_email(rt: Runtime, token: str) -> VerifiedSignup:
     """Use the token once: verify the address, create the tenant, make the user its Tenant Admin."""
-    digest = _token_hash(token)
-    valid = (
-        select(EmailToken)
-        .where(EmailToken.token_hash == digest, EmailToken.purpose == VERIFY_EMAIL)
-        .where(EmailToken.used_at.is_(None), EmailToken.expires_at > utcnow())
-    )
+    valid = usable_token(token, VERIFY_EMAIL)
     async with rt.db.platform_session() as session:
         pending = (await session.execute(valid)).scalar_one_or_none()
     if pending is None:
@@ -174,3 +181,14 @@ async def verify_email(rt: Runtime, token: str) -> VerifiedSignup:
     return VerifiedSignup(
         user_id=user.id, email=user.email, tenant_id=tenant.id, tenant_slug=tenant.slug, role=TENANT_ADMIN
     )
+
+
+async def memberships(session: AsyncSession, user_id: str) -> list[MembershipRead]:
+    """The user's tenants (deleted ones left out), by slug."""
+    rows = await session.execute(
+        select(Membership.role, Tenant.id, Tenant.slug, Tenant.name)
+        .join(Tenant, Tenant.id == Membership.tenant_id)
+        .where(Membership.user_id == user_id, Tenant.status != "deleted")
+        .order_by(Tenant.slug)
+    )
+    return [MembershipRead(tenant_id=i, tenant_slug=s, tenant_name=n, role=r) for r, i, s, n in rows]

@@ -1,0 +1,133 @@
+"""Sign-in, server-side sessions and sign-out.
+
+The cookie carries a 256-bit random secret; the table keeps only its SHA-256, so a database
+leak yields no usable session. A new session (a new id) is made at every sign-in. Sessions end
+after the idle or the absolute lifetime, at sign-out, and all at once after a password reset.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from atrium.core import context
+from atrium.core.audit import service as audit
+from atrium.core.db import utcnow
+from atrium.core.errors import AtriumError, Unauthorized
+from atrium.core.events.outbox import publish
+from atrium.platform.identity.models import User, UserSession
+from atrium.platform.identity.passwords import hash_password, verify_password
+
+if TYPE_CHECKING:
+    from atrium.runtime import Runtime
+
+COOKIE = "atrium_sid"
+_DUMMY_HASH = hash_password("not a real password, only equalises timing")
+_TOUCH_EVERY = dt.timedelta(seconds=60)
+
+
+class TooManyAttempts(AtriumError):
+    status_code = 429
+    code = "too-many-attempts"
+    title = "Too many attempts"
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    user: User
+    session_id: str
+    cookie_value: str
+    expires_at: dt.datetime
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+async def sign_in(rt: Runtime, email: str, password: str, *, ip: str | None, user_agent: str | None) -> SignedIn:
+    """Check the password (the same work and answer whether or not the account exists)."""
+    email = email.strip().lower()
+    keys = (f"account:{email}", f"ip:{ip}")
+    wait = rt.login_throttle.retry_after(*keys)
+    if wait > 0:
+        raise TooManyAttempts(f"too many failed sign-ins; try again in {int(wait) + 1} s", retry_after=int(wait) + 1)
+    async with rt.db.platform_session() as session, session.begin():
+        user = (await session.execute(select(User).where(User.email == email))).scalar_one_or_none()
+        valid = verify_password(password, user.password_hash if user else _DUMMY_HASH)
+        if user is None or not valid or user.email_verified_at is None:
+            rt.login_throttle.failed(*keys)
+            await audit.record(
+                session,
+                action="user.login_failed",
+                object_type="user",
+                object_id=user.id if user else None,
+                data={"email": email, "ip": ip},
+                actor=email,
+            )
+            await publish(session, "user.events", "user.login_failed", {"email": email, "ip": ip})
+            failure = Unauthorized("wrong email or password, or the address is not verified yet")
+        else:
+            rt.login_throttle.succeeded(*keys)
+            secret = secrets.token_urlsafe(32)
+            now = utcnow()
+            record = UserSession(
+                user_id=user.id,
+                token_hash=_hash(secret),
+                expires_at=now + dt.timedelta(hours=rt.settings.session_absolute_hours),
+                ip=ip,
+                user_agent=(user_agent or "")[:300] or None,
+            )
+            session.add(record)
+            await session.flush()
+            await audit.record(
+                session, action="user.login", object_type="user", object_id=user.id, data={"ip": ip}, actor=email
+            )
+            await publish(session, "user.events", "user.login", {"user_id": user.id, "ip": ip}, subject=user.id)
+            return SignedIn(user, record.id, f"{record.id}.{secret}", record.expires_at)
+    raise failure
+
+
+async def authenticate(rt: Runtime, cookie: str | None) -> tuple[User, UserSession]:
+    """The user behind a session cookie, enforcing the idle and absolute lifetimes."""
+    session_id, _, secret = (cookie or "").partition(".")
+    if not session_id or not secret:
+        raise Unauthorized("sign in first")
+    now = utcnow()
+    async with rt.db.platform_session() as session, session.begin():
+        record = await session.get(UserSession, session_id)
+        if record is None or not secrets.compare_digest(record.token_hash, _hash(secret)):
+            raise Unauthorized("sign in first")
+        idle_limit = record.last_seen_at + dt.timedelta(minutes=rt.settings.session_idle_minutes)
+        if record.revoked_at is not None or record.expires_at <= now or idle_limit <= now:
+            raise Unauthorized("the session has ended; sign in again")
+        if now - record.last_seen_at >= _TOUCH_EVERY:
+            record.last_seen_at = now
+        user = await session.get(User, record.user_id)
+        assert user is not None
+    context.actor.set(user.email)
+    context.user_id.set(user.id)
+    return user, record
+
+
+async def revoke(session: AsyncSession, *, session_id: str | None = None, user_id: str | None = None) -> int:
+    """End one session, or every session of a user; returns how many ended."""
+    stmt = update(UserSession).where(UserSession.revoked_at.is_(None)).values(revoked_at=utcnow())
+    if session_id is not None:
+        stmt = stmt.where(UserSession.id == session_id)
+    if user_id is not None:
+        stmt = stmt.where(UserSession.user_id == user_id)
+    result = await session.execute(stmt)
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def sign_out(rt: Runtime, user: User, session_id: str) -> None:
+    async with rt.db.platform_session() as session, session.begin():
+        await revoke(session, session_id=session_id)
+        await audit.record(session, action="user.logout", object_type="user", object_id=user.id)
+        await publish(session, "user.events", "user.session_revoked", {"user_id": user.id, "session_id": session_id})
