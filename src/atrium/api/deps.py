@@ -15,6 +15,8 @@ from atrium.core import context
 from atrium.core.errors import Forbidden, Unauthorized
 from atrium.core.tenancy import TenantRef
 from atrium.platform.admin import service as admins
+from atrium.platform.identity import api_keys, sessions
+from atrium.platform.identity import service as identity
 from atrium.platform.tenancy.exceptions import TenantGone, TenantInactive, TenantNotFound, TenantProvisioning
 from atrium.runtime import Runtime
 
@@ -40,8 +42,16 @@ PlatformSession = Annotated[AsyncSession, Depends(platform_unit_of_work, scope="
 
 @dataclass(frozen=True)
 class Principal:
+    """Who calls. A platform administrator reaches every tenant; anyone else only ``tenant_ids``."""
+
     id: str
     email: str
+    platform_admin: bool = True
+    tenant_ids: frozenset[str] = frozenset()
+    via: str = "token"
+
+    def may_enter(self, tenant_id: str) -> bool:
+        return self.platform_admin or tenant_id in self.tenant_ids
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -57,11 +67,29 @@ _TOKEN_CACHE: dict[str, tuple[float, Principal]] = {}
 _TOKEN_TTL = 30.0
 
 
+async def _user_principal(rt: Runtime, cookie: str) -> Principal:
+    user, _ = await sessions.authenticate(rt, cookie)
+    async with rt.db.platform_session() as session:
+        tenant_ids = frozenset(m.tenant_id for m in await identity.memberships(session, user.id))
+    return Principal(user.id, user.email, platform_admin=False, tenant_ids=tenant_ids, via="session")
+
+
+async def _api_key_principal(rt: Runtime, key: str) -> Principal | None:
+    found = await api_keys.authenticate(rt, key)
+    if found is None:
+        return None
+    user, record = found
+    return Principal(user.id, user.email, platform_admin=False, tenant_ids=frozenset({record.tenant_id}), via="api_key")
+
+
 async def current_principal(request: Request, rt: RuntimeDep) -> Principal:
-    """The stand-in platform administrator: a bearer API token or the console session."""
+    """Who calls: a bearer token (platform administrator token, or an ``atk_`` API key), a user's
+    session cookie, or the console's administrator session."""
     principal: Principal | None = None
     header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
+    if header.lower().startswith("bearer ") and header[7:].strip().startswith(api_keys.KEY_PREFIX):
+        principal = await _api_key_principal(rt, header[7:].strip())
+    elif header.lower().startswith("bearer "):
         token = header[7:].strip()
         hit = _TOKEN_CACHE.get(token)
         if hit is not None and hit[0] > time.monotonic():
@@ -72,6 +100,8 @@ async def current_principal(request: Request, rt: RuntimeDep) -> Principal:
             if admin is not None:
                 principal = Principal(admin.id, admin.email)
                 _TOKEN_CACHE[token] = (time.monotonic() + _TOKEN_TTL, principal)
+    elif request.cookies.get(sessions.COOKIE):
+        principal = await _user_principal(rt, request.cookies[sessions.COOKIE])
     elif "session" in request.scope and request.session.get("admin_id"):
         if request.method not in SAFE_METHODS and not _csrf_header_ok(request):
             raise Forbidden("a console session may change things only with its X-CSRF-Token header")
@@ -86,6 +116,15 @@ async def current_principal(request: Request, rt: RuntimeDep) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
+async def platform_admin(principal: CurrentPrincipal) -> Principal:
+    if not principal.platform_admin:
+        raise Forbidden("platform administrators only")
+    return principal
+
+
+PlatformAdmin = Annotated[Principal, Depends(platform_admin)]
+
+
 @dataclass(frozen=True)
 class TenantContext:
     """The request's tenant, its data session, and the session for audit and outbox *writes*
@@ -98,10 +137,11 @@ class TenantContext:
     platform: AsyncSession
 
 
-async def resolve_tenant(rt: Runtime, key: str) -> TenantRef:
-    """Resolve ``{tenant}`` (id or slug) and refuse tenants whose data cannot be used."""
+async def resolve_tenant(rt: Runtime, key: str, principal: Principal) -> TenantRef:
+    """Resolve ``{tenant}`` (id or slug) and refuse tenants whose data cannot be used. A tenant
+    the caller may not enter is not found, whatever its state, so nothing about it leaks."""
     ref = await rt.tenants.resolve(key)
-    if ref is None:
+    if ref is None or not principal.may_enter(ref.id):
         raise TenantNotFound(key)
     if ref.status == "deleted":
         raise TenantGone(key)
@@ -118,7 +158,7 @@ async def tenant_context(
     tenant: Annotated[str, Path(description="Tenant id or slug.")],
 ) -> AsyncIterator[TenantContext]:
     """Resolved once per request; yields the tenant's session and commits on success."""
-    ref = await resolve_tenant(rt, tenant)
+    ref = await resolve_tenant(rt, tenant, principal)
     async with rt.db.tenant_unit_of_work(ref) as (session, platform):
         yield TenantContext(ref, session, platform)
         if session.in_transaction():

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from atrium.api.deps import CurrentPrincipal, PlatformSession, RuntimeDep, Tenant
+from atrium.api.deps import PlatformAdmin, PlatformSession, RuntimeDep, Tenant
 from atrium.core.audit import service
 from atrium.core.audit.schemas import AuditEventRead, AuditPage, ChainReportRead
 from atrium.platform.tenancy import service as tenants
@@ -57,7 +57,7 @@ async def tenant_audit_events(
 @router.get("/api/v1/platform/audit-events", response_model=AuditPage)
 async def platform_audit_events(
     session: PlatformSession,
-    _: CurrentPrincipal,
+    _: PlatformAdmin,
     f: Annotated[service.AuditFilter, Depends(_filter)],
     tenant: Annotated[str | None, Query(description="Tenant id or slug; `platform` for the platform chain.")] = None,
 ) -> AuditPage:
@@ -72,7 +72,7 @@ async def platform_audit_events(
 
 @router.get("/api/v1/platform/audit-verification", response_model=list[ChainReportRead])
 async def verify_audit(
-    rt: RuntimeDep, session: PlatformSession, _: CurrentPrincipal, tenant: str | None = None
+    rt: RuntimeDep, session: PlatformSession, _: PlatformAdmin, tenant: str | None = None
 ) -> list[ChainReportRead]:
     """Walk the chains (or one tenant's) and report the first broken link of each."""
     tenant_id = (await tenants.get(session, tenant)).id if tenant and tenant != "platform" else tenant

@@ -7,9 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from atrium.api.deps import RuntimeDep
-from atrium.platform.identity import recovery, service, sessions
+from atrium.core.errors import NotFound
+from atrium.platform.identity import api_keys, recovery, service, sessions
 from atrium.platform.identity.models import User, UserSession
 from atrium.platform.identity.schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyRead,
     LoginRequest,
     MeRead,
     PasswordResetConfirm,
@@ -19,6 +23,7 @@ from atrium.platform.identity.schemas import (
     VerifiedSignup,
     VerifyEmailRequest,
 )
+from atrium.platform.tenancy import repository as tenant_repo
 
 router = APIRouter(tags=["auth"])
 
@@ -99,3 +104,30 @@ async def confirm_password_reset(data: PasswordResetConfirm, rt: RuntimeDep) -> 
 async def me(current: SignedInUser, rt: RuntimeDep) -> MeRead:
     """The signed-in user and the tenants they belong to."""
     return await _me(rt, current[0])
+
+
+@router.post("/api/v1/me/api-keys", status_code=status.HTTP_201_CREATED, response_model=ApiKeyCreated)
+async def create_api_key(data: ApiKeyCreate, current: SignedInUser, rt: RuntimeDep) -> ApiKeyCreated:
+    """A key for one of your tenants; the response is the only time the key is shown."""
+    user, _ = current
+    async with rt.db.platform_session() as session, session.begin():
+        tenant = await tenant_repo.get_by_key(session, data.tenant)
+        if tenant is None:
+            raise NotFound("no such tenant among yours", field="tenant")
+        record, key = await api_keys.create(
+            session, user, tenant.id, name=data.name, scopes=data.scopes, expires_in_days=data.expires_in_days
+        )
+    return ApiKeyCreated(**ApiKeyRead.model_validate(record).model_dump(), key=key)
+
+
+@router.get("/api/v1/me/api-keys", response_model=list[ApiKeyRead])
+async def list_api_keys(current: SignedInUser, rt: RuntimeDep) -> list[ApiKeyRead]:
+    async with rt.db.platform_session() as session:
+        return [ApiKeyRead.model_validate(k) for k in await api_keys.list_own(session, current[0])]
+
+
+@router.delete("/api/v1/me/api-keys/{key_id}", response_model=ApiKeyRead)
+async def revoke_api_key(key_id: str, current: SignedInUser, rt: RuntimeDep) -> ApiKeyRead:
+    """Revoke one of your keys; it stops working at once."""
+    async with rt.db.platform_session() as session, session.begin():
+        return ApiKeyRead.model_validate(await api_keys.revoke(session, current[0], key_id))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import datetime as dt
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
@@ -82,3 +83,34 @@ class PasswordResetConfirm(BaseModel):
 
     token: str = Field(min_length=10, max_length=200)
     password: str = Field(min_length=12, max_length=1024, description="The new password; 12 characters or more.")
+
+
+SCOPE_PATTERN = r"^(\*|[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*){0,2}(\.\*)?)$"
+
+
+class ApiKeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tenant: str = Field(description="Id or slug of one of your tenants; the key works there only.")
+    name: str = Field(min_length=1, max_length=100, description="What the key is for.")
+    scopes: list[Annotated[str, Field(pattern=SCOPE_PATTERN, max_length=100)]] = Field(
+        default_factory=lambda: ["*"], max_length=50, description="`module.resource.action` names, or `*`."
+    )
+    expires_in_days: int | None = Field(90, ge=1, le=3650, description="Days until it stops working; null: never.")
+
+
+class ApiKeyRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    tenant_id: str
+    name: str
+    prefix: str
+    scopes: list[str]
+    created_at: dt.datetime
+    expires_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+
+class ApiKeyCreated(ApiKeyRead):
+    key: str = Field(description="The key itself: shown this once, store it now.")

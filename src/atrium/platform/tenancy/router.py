@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from atrium.api.deps import CurrentPrincipal, PlatformSession, RuntimeDep
+from atrium.api.deps import PlatformAdmin, PlatformSession, RuntimeDep
 from atrium.platform.tenancy import repository, service
 from atrium.platform.tenancy.models import TenantStatus
 from atrium.platform.tenancy.schemas import (
@@ -30,9 +30,7 @@ async def _detail(session: PlatformSession, key: str) -> TenantDetail:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=TenantDetail)
-async def create_tenant(
-    data: TenantCreate, rt: RuntimeDep, session: PlatformSession, _: CurrentPrincipal
-) -> TenantDetail:
+async def create_tenant(data: TenantCreate, rt: RuntimeDep, session: PlatformSession, _: PlatformAdmin) -> TenantDetail:
     """Create and provision a tenant. A failed step leaves it `provisioning` with the error shown."""
     tenant = await service.create(rt, data)
     return await _detail(session, tenant.id)
@@ -41,7 +39,7 @@ async def create_tenant(
 @router.get("", response_model=TenantPage)
 async def list_tenants(
     session: PlatformSession,
-    _: CurrentPrincipal,
+    _: PlatformAdmin,
     status_: Annotated[TenantStatus | None, Query(alias="status")] = None,
     include_deleted: bool = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -54,28 +52,24 @@ async def list_tenants(
 
 
 @router.get("/{tenant}", response_model=TenantDetail)
-async def get_tenant(tenant: str, session: PlatformSession, _: CurrentPrincipal) -> TenantDetail:
+async def get_tenant(tenant: str, session: PlatformSession, _: PlatformAdmin) -> TenantDetail:
     return await _detail(session, tenant)
 
 
 @router.get("/{tenant}/provisioning", response_model=list[ProvisioningStepRead])
-async def provisioning_log(tenant: str, session: PlatformSession, _: CurrentPrincipal) -> list[ProvisioningStepRead]:
+async def provisioning_log(tenant: str, session: PlatformSession, _: PlatformAdmin) -> list[ProvisioningStepRead]:
     found = await service.get(session, tenant)
     return [ProvisioningStepRead.model_validate(s) for s in await repository.steps(session, found.id)]
 
 
 @router.post("/{tenant}/resume-provisioning", response_model=TenantDetail)
-async def resume_provisioning(
-    tenant: str, rt: RuntimeDep, session: PlatformSession, _: CurrentPrincipal
-) -> TenantDetail:
+async def resume_provisioning(tenant: str, rt: RuntimeDep, session: PlatformSession, _: PlatformAdmin) -> TenantDetail:
     found = await service.resume_provisioning(rt, tenant)
     return await _detail(session, found.id)
 
 
 def _lifecycle(action: str) -> None:
-    async def change(
-        tenant: str, rt: RuntimeDep, _: CurrentPrincipal, body: LifecycleReason | None = None
-    ) -> TenantRead:
+    async def change(tenant: str, rt: RuntimeDep, _: PlatformAdmin, body: LifecycleReason | None = None) -> TenantRead:
         found = await service.change_status(rt, tenant, action, body.reason if body else None)
         return TenantRead.model_validate(found)
 
@@ -89,6 +83,6 @@ for _action in service.TRANSITIONS:
 
 
 @router.delete("/{tenant}", response_model=TenantRead)
-async def delete_tenant(tenant: str, rt: RuntimeDep, _: CurrentPrincipal) -> TenantRead:
+async def delete_tenant(tenant: str, rt: RuntimeDep, _: PlatformAdmin) -> TenantRead:
     """Drop the tenant's data; a tombstone and the audit trail remain."""
     return TenantRead.model_validate(await service.delete(rt, tenant))

@@ -1,0 +1,106 @@
+"""API keys: created by a member for one tenant, shown once, stored hashed, expiring, revocable.
+
+Scopes are recorded now (``module.resource.action`` or ``*``) and enforced once access control
+lands; until then a key can do in its tenant what its owner's membership allows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from atrium.core.audit import service as audit
+from atrium.core.db import utcnow
+from atrium.core.errors import NotFound
+from atrium.core.events.outbox import publish
+from atrium.platform.identity.models import ApiKey, Membership, User
+
+if TYPE_CHECKING:
+    from atrium.runtime import Runtime
+
+KEY_PREFIX = "atk_"
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+async def create(
+    session: AsyncSession,
+    user: User,
+    tenant_id: str,
+    *,
+    name: str,
+    scopes: list[str],
+    expires_in_days: int | None,
+) -> tuple[ApiKey, str]:
+    """Returns the record and the key itself, which is never shown again."""
+    member = await session.get(Membership, (user.id, tenant_id))
+    if member is None:
+        raise NotFound("no such tenant among yours", field="tenant")
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    record = ApiKey(
+        user_id=user.id,
+        tenant_id=tenant_id,
+        name=name,
+        prefix=key[:12],
+        key_hash=_hash(key),
+        scopes=scopes,
+        expires_at=utcnow() + dt.timedelta(days=expires_in_days) if expires_in_days else None,
+    )
+    session.add(record)
+    await session.flush()
+    await audit.record(
+        session,
+        action="user.api_key.created",
+        tenant_id=tenant_id,
+        object_type="api_key",
+        object_id=record.id,
+        data={"name": name, "prefix": record.prefix, "scopes": scopes},
+        actor=user.email,
+    )
+    await publish(session, "user.events", "user.api_key.created", {"key_id": record.id, "user_id": user.id})
+    return record, key
+
+
+async def list_own(session: AsyncSession, user: User) -> Sequence[ApiKey]:
+    stmt = select(ApiKey).where(ApiKey.user_id == user.id).order_by(ApiKey.created_at.desc())
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def revoke(session: AsyncSession, user: User, key_id: str) -> ApiKey:
+    record = await session.get(ApiKey, key_id)
+    if record is None or record.user_id != user.id:
+        raise NotFound(f"no API key {key_id!r}", field="key_id")
+    if record.revoked_at is None:
+        record.revoked_at = utcnow()
+        await audit.record(
+            session,
+            action="user.api_key.revoked",
+            tenant_id=record.tenant_id,
+            object_type="api_key",
+            object_id=record.id,
+            actor=user.email,
+        )
+        await publish(session, "user.events", "user.api_key.revoked", {"key_id": record.id, "user_id": user.id})
+    return record
+
+
+async def authenticate(rt: Runtime, key: str) -> tuple[User, ApiKey] | None:
+    """The owner and key behind a presented key, if it is live and its owner still a member."""
+    async with rt.db.platform_session() as session:
+        record = (await session.execute(select(ApiKey).where(ApiKey.key_hash == _hash(key)))).scalar_one_or_none()
+        if record is None or record.revoked_at is not None:
+            return None
+        if record.expires_at is not None and record.expires_at <= utcnow():
+            return None
+        if await session.get(Membership, (record.user_id, record.tenant_id)) is None:
+            return None
+        user = await session.get(User, record.user_id)
+    return (user, record) if user is not None else None
