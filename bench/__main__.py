@@ -9,7 +9,7 @@ import traceback
 
 from bench.common import console
 
-BENCHMARKS = ("provisioning", "outbox", "audit", "request_overhead")
+BENCHMARKS = ("provisioning", "outbox", "audit", "request_overhead", "identity")
 
 
 def main(argv: list[str]) -> int:

@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     session_idle_minutes: int = Field(30, ge=1, description="A browser session ends after this long unused.")
     session_absolute_hours: int = Field(12, ge=1, description="A browser session ends this long after sign-in.")
     password_reset_ttl_minutes: int = Field(15, ge=1, description="Lifetime of a password-reset token.")
+    api_key_cache_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="How long a verified API key is trusted without a query (revocation elsewhere: at most this).",
+    )
     login_max_failures: int = Field(5, ge=1, description="Failed sign-ins (per account, per IP) before backoff.")
     login_failure_window_minutes: int = Field(15, ge=1)
     log_level: str = "INFO"

@@ -111,3 +111,16 @@ async def test_keys_for_foreign_tenants_and_bad_scopes_are_refused(auth: Any) ->
     bad = await client.post("/api/v1/me/api-keys", json={"tenant": mine, "name": "x", "scopes": ["DROP TABLE"]})
     assert bad.status_code == 422 and "scopes" in bad.json()["detail"]
     assert (await client.delete("/api/v1/me/api-keys/not-a-key")).status_code == 404
+
+
+@pytest.mark.auth_settings(api_key_cache_seconds=0)
+async def test_without_the_key_cache_a_revocation_elsewhere_applies_at_once(auth: Any) -> None:
+    client, sink, rt = auth
+    mine = (await _user_with_tenant(client, sink))["tenant_slug"]
+    key = (await client.post("/api/v1/me/api-keys", json={"tenant": mine, "name": "x"})).json()["key"]
+    client.cookies.clear()
+    bearer = {"Authorization": f"Bearer {key}"}
+    assert (await client.get(f"/api/v1/tenants/{mine}/notes", headers=bearer)).status_code == 200
+    async with rt.db.platform_session() as session, session.begin():  # as another process would
+        await session.execute(update(ApiKey).values(revoked_at=dt.datetime.now(dt.UTC)))
+    assert (await client.get(f"/api/v1/tenants/{mine}/notes", headers=bearer)).status_code == 401

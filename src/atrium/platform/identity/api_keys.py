@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -80,6 +81,7 @@ async def revoke(session: AsyncSession, user: User, key_id: str) -> ApiKey:
         raise NotFound(f"no API key {key_id!r}", field="key_id")
     if record.revoked_at is None:
         record.revoked_at = utcnow()
+        _forget(record.id)
         await audit.record(
             session,
             action="user.api_key.revoked",
@@ -92,8 +94,31 @@ async def revoke(session: AsyncSession, user: User, key_id: str) -> ApiKey:
     return record
 
 
+# key hash → (monotonic deadline, owner and key): a hot key costs no query. Revocation drops the
+# entry in this process at once; other processes notice within ``api_key_cache_seconds``.
+_verified: dict[str, tuple[float, tuple[User, ApiKey]]] = {}
+
+
 async def authenticate(rt: Runtime, key: str) -> tuple[User, ApiKey] | None:
     """The owner and key behind a presented key, if it is live and its owner still a member."""
+    digest = _hash(key)
+    hit = _verified.get(digest)
+    now = time.monotonic()
+    if hit is not None and hit[0] > now:
+        record = hit[1][1]
+        if record.expires_at is None or record.expires_at > utcnow():
+            return hit[1]
+    found = await _lookup(rt, key)
+    if found is None:
+        _verified.pop(digest, None)
+    else:
+        if len(_verified) > 10_000:
+            _verified.clear()
+        _verified[digest] = (now + rt.settings.api_key_cache_seconds, found)
+    return found
+
+
+async def _lookup(rt: Runtime, key: str) -> tuple[User, ApiKey] | None:
     async with rt.db.platform_session() as session:
         record = (await session.execute(select(ApiKey).where(ApiKey.key_hash == _hash(key)))).scalar_one_or_none()
         if record is None or record.revoked_at is not None:
@@ -104,3 +129,9 @@ async def authenticate(rt: Runtime, key: str) -> tuple[User, ApiKey] | None:
             return None
         user = await session.get(User, record.user_id)
     return (user, record) if user is not None else None
+
+
+def _forget(key_id: str) -> None:
+    for digest, (_, (_, record)) in list(_verified.items()):
+        if record.id == key_id:
+            _verified.pop(digest, None)
