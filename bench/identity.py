@@ -128,7 +128,8 @@ async def bench() -> Report:
             met(s["median_ms"], AUTH_GOAL_MS),
         )
     report.note(
-        "baseline = one asyncpg SELECT of the api_keys row by hash; verified API keys are cached (ATRIUM_API_KEY_CACHE_SECONDS), session cookies are checked against the database on every request"
+        "baseline = one asyncpg SELECT of the api_keys row by hash; verified API keys are cached "
+        "(ATRIUM_API_KEY_CACHE_SECONDS); session cookies are checked against the database on every request"
     )
     report.note(f"median of {n_hash} hashes: {statistics.median(hashes) * 1000:,.1f} ms")
     report.data = results
