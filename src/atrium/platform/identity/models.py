@@ -80,3 +80,25 @@ class ApiKey(ControlBase):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class TotpFactor(ControlBase):
+    """A TOTP authenticator. The secret is encrypted at rest; ``last_step`` stops a code being
+    used twice within its step."""
+
+    __tablename__ = "totp_factors"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    secret_encrypted: Mapped[str] = mapped_column(String(300))
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    last_step: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class RecoveryCode(ControlBase):
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)

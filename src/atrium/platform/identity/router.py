@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi.responses import JSONResponse
 
 from atrium.api.deps import RuntimeDep
 from atrium.core.errors import NotFound
-from atrium.platform.identity import api_keys, recovery, service, sessions
+from atrium.platform.identity import api_keys, mfa, recovery, service, sessions
 from atrium.platform.identity.models import User, UserSession
 from atrium.platform.identity.schemas import (
     ApiKeyCreate,
@@ -16,10 +17,15 @@ from atrium.platform.identity.schemas import (
     ApiKeyRead,
     LoginRequest,
     MeRead,
+    MfaAnswer,
+    MfaChallenge,
     PasswordResetConfirm,
     PasswordResetRequest,
+    RecoveryCodes,
     SignupAccepted,
     SignupRequest,
+    TotpConfirm,
+    TotpEnrolment,
     VerifiedSignup,
     VerifyEmailRequest,
 )
@@ -60,11 +66,7 @@ async def _me(rt: RuntimeDep, user: User) -> MeRead:
     )
 
 
-@router.post("/api/v1/auth/login", response_model=MeRead)
-async def login(data: LoginRequest, request: Request, response: Response, rt: RuntimeDep) -> MeRead:
-    """Sign in with email and password; sets a new HttpOnly session cookie (a new id every time)."""
-    ip = request.client.host if request.client else None
-    result = await sessions.sign_in(rt, data.email, data.password, ip=ip, user_agent=request.headers.get("user-agent"))
+def _set_session_cookie(response: Response, rt: RuntimeDep, result: sessions.SignedIn) -> None:
     response.set_cookie(
         sessions.COOKIE,
         result.cookie_value,
@@ -74,7 +76,40 @@ async def login(data: LoginRequest, request: Request, response: Response, rt: Ru
         samesite="lax",
         path="/",
     )
+
+
+@router.post("/api/v1/auth/login", response_model=MeRead, responses={202: {"model": MfaChallenge}})
+async def login(data: LoginRequest, request: Request, response: Response, rt: RuntimeDep) -> MeRead | JSONResponse:
+    """Sign in with email and password. Without a second factor: a new HttpOnly session cookie (a new
+    id every time). With one: 202 and a challenge to answer at /api/v1/auth/mfa."""
+    ip = request.client.host if request.client else None
+    result = await mfa.sign_in(rt, data.email, data.password, ip=ip, user_agent=request.headers.get("user-agent"))
+    if isinstance(result, str):
+        return JSONResponse(MfaChallenge(challenge=result).model_dump(), status_code=status.HTTP_202_ACCEPTED)
+    _set_session_cookie(response, rt, result)
     return await _me(rt, result.user)
+
+
+@router.post("/api/v1/auth/mfa", response_model=MeRead)
+async def answer_mfa(data: MfaAnswer, request: Request, response: Response, rt: RuntimeDep) -> MeRead:
+    """Answer the sign-in challenge with a TOTP code or a recovery code; starts the session."""
+    ip = request.client.host if request.client else None
+    result = await mfa.answer(rt, data.challenge, data.code, ip=ip, user_agent=request.headers.get("user-agent"))
+    _set_session_cookie(response, rt, result)
+    return await _me(rt, result.user)
+
+
+@router.post("/api/v1/me/mfa/totp", response_model=TotpEnrolment)
+async def begin_totp(current: SignedInUser, rt: RuntimeDep) -> TotpEnrolment:
+    """Start enrolling an authenticator app: scan the URI, then confirm with a code."""
+    secret, uri = await mfa.begin_enrolment(rt, current[0])
+    return TotpEnrolment(secret=secret, otpauth_uri=uri)
+
+
+@router.post("/api/v1/me/mfa/totp/confirm", response_model=RecoveryCodes)
+async def confirm_totp(data: TotpConfirm, current: SignedInUser, rt: RuntimeDep) -> RecoveryCodes:
+    """Finish enrolment with the app's current code; returns one-time recovery codes."""
+    return RecoveryCodes(recovery_codes=await mfa.confirm_enrolment(rt, current[0], data.code))
 
 
 @router.post("/api/v1/auth/logout", status_code=status.HTTP_204_NO_CONTENT)

@@ -114,3 +114,30 @@ class ApiKeyRead(BaseModel):
 
 class ApiKeyCreated(ApiKeyRead):
     key: str = Field(description="The key itself: shown this once, store it now.")
+
+
+class MfaChallenge(BaseModel):
+    mfa_required: Literal[True] = True
+    challenge: str = Field(description="Answer it at POST /api/v1/auth/mfa within 5 minutes.")
+
+
+class MfaAnswer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    challenge: str = Field(min_length=10, max_length=200)
+    code: str = Field(min_length=6, max_length=20, description="A TOTP code or an unused recovery code.")
+
+
+class TotpEnrolment(BaseModel):
+    secret: str = Field(description="Base32 secret, for manual entry.")
+    otpauth_uri: str = Field(description="Encode as a QR code for the authenticator app.")
+
+
+class TotpConfirm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=6, max_length=8, pattern=r"^[0-9]+$")
+
+
+class RecoveryCodes(BaseModel):
+    recovery_codes: list[str] = Field(description="Each works once; shown this once.")

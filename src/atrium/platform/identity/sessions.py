@@ -50,8 +50,9 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-async def sign_in(rt: Runtime, email: str, password: str, *, ip: str | None, user_agent: str | None) -> SignedIn:
-    """Check the password (the same work and answer whether or not the account exists)."""
+async def check_password(rt: Runtime, email: str, password: str, *, ip: str | None) -> User:
+    """The account behind email and password (the same work and answer whether or not it exists),
+    throttled per account and per IP."""
     email = email.strip().lower()
     keys = (f"account:{email}", f"ip:{ip}")
     wait = rt.login_throttle.retry_after(*keys)
@@ -60,37 +61,51 @@ async def sign_in(rt: Runtime, email: str, password: str, *, ip: str | None, use
     async with rt.db.platform_session() as session, session.begin():
         user = (await session.execute(select(User).where(User.email == email))).scalar_one_or_none()
         valid = verify_password(password, user.password_hash if user else _DUMMY_HASH)
-        if user is None or not valid or user.email_verified_at is None:
-            rt.login_throttle.failed(*keys)
-            await audit.record(
-                session,
-                action="user.login_failed",
-                object_type="user",
-                object_id=user.id if user else None,
-                data={"email": email, "ip": ip},
-                actor=email,
-            )
-            await publish(session, "user.events", "user.login_failed", {"email": email, "ip": ip})
-            failure = Unauthorized("wrong email or password, or the address is not verified yet")
-        else:
+        if user is not None and valid and user.email_verified_at is not None:
             rt.login_throttle.succeeded(*keys)
-            secret = secrets.token_urlsafe(32)
-            now = utcnow()
-            record = UserSession(
-                user_id=user.id,
-                token_hash=_hash(secret),
-                expires_at=now + dt.timedelta(hours=rt.settings.session_absolute_hours),
-                ip=ip,
-                user_agent=(user_agent or "")[:300] or None,
-            )
-            session.add(record)
-            await session.flush()
-            await audit.record(
-                session, action="user.login", object_type="user", object_id=user.id, data={"ip": ip}, actor=email
-            )
-            await publish(session, "user.events", "user.login", {"user_id": user.id, "ip": ip}, subject=user.id)
-            return SignedIn(user, record.id, f"{record.id}.{secret}", record.expires_at)
-    raise failure
+            return user
+        rt.login_throttle.failed(*keys)
+        await audit.record(
+            session,
+            action="user.login_failed",
+            object_type="user",
+            object_id=user.id if user else None,
+            data={"email": email, "ip": ip},
+            actor=email,
+        )
+        await publish(session, "user.events", "user.login_failed", {"email": email, "ip": ip})
+    raise Unauthorized("wrong email or password, or the address is not verified yet")
+
+
+async def start_session(rt: Runtime, user: User, *, ip: str | None, user_agent: str | None, mfa: bool) -> SignedIn:
+    """A new session (a new id) for a user who has passed every factor they must."""
+    secret = secrets.token_urlsafe(32)
+    async with rt.db.platform_session() as session, session.begin():
+        record = UserSession(
+            user_id=user.id,
+            token_hash=_hash(secret),
+            expires_at=utcnow() + dt.timedelta(hours=rt.settings.session_absolute_hours),
+            ip=ip,
+            user_agent=(user_agent or "")[:300] or None,
+        )
+        session.add(record)
+        await session.flush()
+        await audit.record(
+            session,
+            action="user.login",
+            object_type="user",
+            object_id=user.id,
+            data={"ip": ip, "mfa": mfa},
+            actor=user.email,
+        )
+        await publish(session, "user.events", "user.login", {"user_id": user.id, "ip": ip}, subject=user.id)
+    return SignedIn(user, record.id, f"{record.id}.{secret}", record.expires_at)
+
+
+async def sign_in(rt: Runtime, email: str, password: str, *, ip: str | None, user_agent: str | None) -> SignedIn:
+    """Password-only sign-in, for accounts without a second factor."""
+    user = await check_password(rt, email, password, ip=ip)
+    return await start_session(rt, user, ip=ip, user_agent=user_agent, mfa=False)
 
 
 async def authenticate(rt: Runtime, cookie: str | None) -> tuple[User, UserSession]:
