@@ -71,7 +71,7 @@ async def _user_principal(rt: Runtime, cookie: str) -> Principal:
     user, _ = await sessions.authenticate(rt, cookie)
     async with rt.db.platform_session() as session:
         tenant_ids = frozenset(m.tenant_id for m in await identity.memberships(session, user.id))
-    return Principal(user.id, user.email, platform_admin=False, tenant_ids=tenant_ids, via="session")
+    return Principal(user.id, user.email, platform_admin=user.is_platform_admin, tenant_ids=tenant_ids, via="session")
 
 
 async def _api_key_principal(rt: Runtime, key: str) -> Principal | None:

@@ -25,10 +25,12 @@ tenant_app = typer.Typer(help="Create and manage tenants.", no_args_is_help=True
 audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
 events_app = typer.Typer(help="The event outbox and dead letters.", no_args_is_help=True)
 admin_app = typer.Typer(help="Platform administrators (stand-in until identity).", no_args_is_help=True)
+user_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(audit_app, name="audit")
 app.add_typer(events_app, name="events")
 app.add_typer(admin_app, name="admin")
+app.add_typer(user_app, name="user")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
@@ -300,6 +302,48 @@ def admin_create(
 
     pw, token = run(work)
     out.print(f"administrator {email}\n  password:  {pw}\n  API token: {token}\n(shown once; stored hashed)")
+
+
+@user_app.command("create")
+def user_create(
+    email: str,
+    platform_admin: Annotated[bool, typer.Option("--platform-admin", help="May administer the platform.")] = False,
+    password: Annotated[
+        str | None, typer.Option(help="Prompted for when omitted (or generated with --generate).")
+    ] = None,
+    generate: Annotated[bool, typer.Option("--generate", help="Generate a password and print it once.")] = False,
+) -> None:
+    """Create a verified account (the first platform administrator, for instance)."""
+    import secrets
+
+    from pydantic import EmailStr, TypeAdapter, ValidationError
+
+    from atrium.platform.identity import service as identity
+
+    try:
+        TypeAdapter(EmailStr).validate_python(email)
+    except ValidationError:
+        err.print(f"[red]error:[/red] {escape(email)} is not an email address")
+        raise typer.Exit(2) from None
+    if password is None:
+        password = secrets.token_urlsafe(16) if generate or not sys.stdin.isatty() else getpass.getpass("Password: ")
+        shown = generate or not sys.stdin.isatty()
+    else:
+        shown = False
+    if len(password) < 12:
+        err.print("[red]error:[/red] the password needs 12 characters or more")
+        raise typer.Exit(2)
+
+    async def work(rt: Runtime) -> Any:
+        async with rt.db.platform_session() as session, session.begin():
+            return await identity.create_user(
+                session, email, password, platform_admin=platform_admin, terms_version=rt.settings.terms_version
+            )
+
+    user = run(work)
+    out.print(f"user {user.email} ({'platform administrator' if platform_admin else 'user'}) id={user.id}")
+    if shown:
+        out.print(f"password: {password}  (shown once)")
 
 
 @app.command("demo")

@@ -21,6 +21,7 @@ class User(ControlBase, Timestamped):
     terms_version: Mapped[str] = mapped_column(String(40))
     terms_accepted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     marketing_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_platform_admin: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Membership(ControlBase, Timestamped):

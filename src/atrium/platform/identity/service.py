@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from atrium.core.audit import service as audit
 from atrium.core.db import utcnow
+from atrium.core.errors import Conflict
 from atrium.core.events.outbox import publish
 from atrium.core.mail import compose, make_mailer
 from atrium.platform.identity.exceptions import InvalidToken, SignupClosed
@@ -192,3 +193,30 @@ async def memberships(session: AsyncSession, user_id: str) -> list[MembershipRea
         .order_by(Tenant.slug)
     )
     return [MembershipRead(tenant_id=i, tenant_slug=s, tenant_name=n, role=r) for r, i, s, n in rows]
+
+
+async def create_user(
+    session: AsyncSession, email: str, password: str, *, platform_admin: bool, terms_version: str
+) -> User:
+    """An operator-created, already verified account (``atrium user create``)."""
+    email = email.strip().lower()
+    if (await session.execute(select(User.id).where(User.email == email))).first() is not None:
+        raise Conflict(f"a user {email} already exists", field="email")
+    user = User(
+        email=email,
+        password_hash=hash_password(password),
+        terms_version=terms_version,
+        email_verified_at=utcnow(),
+        is_platform_admin=platform_admin,
+    )
+    session.add(user)
+    await session.flush()
+    await audit.record(
+        session,
+        action="user.created",
+        object_type="user",
+        object_id=user.id,
+        data={"email": email, "platform_admin": platform_admin},
+    )
+    await publish(session, "user.events", "user.created", {"user_id": user.id, "platform_admin": platform_admin})
+    return user
