@@ -157,3 +157,33 @@ async def test_a_reset_token_expires_and_unknown_addresses_get_no_mail(auth: Any
     expired = await client.post("/api/v1/auth/password-reset/confirm", json={"token": token, "password": "x" * 20})
     assert expired.status_code == 400
     assert (await _login(client)).status_code == 200  # the old password still works: nothing changed
+
+
+async def test_users_list_their_sessions_and_sign_out_another_device(auth: Any) -> None:
+    client, sink, _rt = auth
+    await _signed_up(client, sink)
+    laptop = (await _login(client)).cookies["atrium_sid"]
+    phone = (await _login(client)).cookies["atrium_sid"]
+    listed = (await client.get("/api/v1/me/sessions")).json()
+    assert len(listed) == 2
+    assert [s["current"] for s in listed if s["id"] == phone.split(".")[0]] == [True]
+    assert (await client.delete(f"/api/v1/me/sessions/{laptop.split('.')[0]}")).status_code == 204
+    client.cookies.set("atrium_sid", laptop)
+    assert (await client.get("/api/v1/me")).status_code == 401
+    client.cookies.set("atrium_sid", phone)
+    assert [s["id"] for s in (await client.get("/api/v1/me/sessions")).json()] == [phone.split(".")[0]]
+
+
+async def test_another_users_session_is_not_found(auth: Any) -> None:
+    client, sink, _rt = auth
+    await _signed_up(client, sink)
+    mine = (await _login(client)).cookies["atrium_sid"]
+    other = {**SIGNUP, "email": "second@example.com", "organization_name": "Second Co"}
+    await client.post("/api/v1/auth/signup", json=other)
+    await client.post("/api/v1/auth/verify-email", json={"token": sink.last_token()})
+    theirs = (await _login(client, email="second@example.com")).cookies["atrium_sid"]
+    client.cookies.set("atrium_sid", mine)
+    assert (await client.delete(f"/api/v1/me/sessions/{theirs.split('.')[0]}")).status_code == 404
+    assert (await client.delete("/api/v1/me/sessions/not-a-session")).status_code == 404
+    client.cookies.set("atrium_sid", theirs)
+    assert (await client.get("/api/v1/me")).status_code == 200  # still signed in

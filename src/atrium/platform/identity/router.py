@@ -22,6 +22,7 @@ from atrium.platform.identity.schemas import (
     PasswordResetConfirm,
     PasswordResetRequest,
     RecoveryCodes,
+    SessionRead,
     SignupAccepted,
     SignupRequest,
     TotpConfirm,
@@ -166,3 +167,20 @@ async def revoke_api_key(key_id: str, current: SignedInUser, rt: RuntimeDep) -> 
     """Revoke one of your keys; it stops working at once."""
     async with rt.db.platform_session() as session, session.begin():
         return ApiKeyRead.model_validate(await api_keys.revoke(session, current[0], key_id))
+
+
+@router.get("/api/v1/me/sessions", response_model=list[SessionRead])
+async def list_sessions(current: SignedInUser, rt: RuntimeDep) -> list[SessionRead]:
+    """Your sessions that are still alive; ``current`` marks the one making this request."""
+    user, this = current
+    return [
+        SessionRead.model_validate(s).model_copy(update={"current": s.id == this.id})
+        for s in await sessions.list_active(rt, user)
+    ]
+
+
+@router.delete("/api/v1/me/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_session(session_id: str, current: SignedInUser, rt: RuntimeDep) -> Response:
+    """Sign out one of your sessions (another device, say)."""
+    await sessions.revoke_own(rt, current[0], session_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -141,3 +141,15 @@ class TotpConfirm(BaseModel):
 
 class RecoveryCodes(BaseModel):
     recovery_codes: list[str] = Field(description="Each works once; shown this once.")
+
+
+class SessionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    created_at: dt.datetime
+    last_seen_at: dt.datetime
+    expires_at: dt.datetime
+    ip: str | None
+    user_agent: str | None
+    current: bool = False

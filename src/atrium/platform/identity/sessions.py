@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from atrium.core import context
 from atrium.core.audit import service as audit
 from atrium.core.db import utcnow
-from atrium.core.errors import AtriumError, Unauthorized
+from atrium.core.errors import AtriumError, NotFound, Unauthorized
 from atrium.core.events.outbox import publish
 from atrium.platform.identity.models import User, UserSession
 from atrium.platform.identity.passwords import hash_password, verify_password
@@ -145,4 +145,28 @@ async def sign_out(rt: Runtime, user: User, session_id: str) -> None:
     async with rt.db.platform_session() as session, session.begin():
         await revoke(session, session_id=session_id)
         await audit.record(session, action="user.logout", object_type="user", object_id=user.id)
+        await publish(session, "user.events", "user.session_revoked", {"user_id": user.id, "session_id": session_id})
+
+
+async def list_active(rt: Runtime, user: User) -> list[UserSession]:
+    """The user's sessions that have not ended, newest first."""
+    now = utcnow()
+    async with rt.db.platform_session() as session:
+        rows = await session.execute(
+            select(UserSession)
+            .where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None), UserSession.expires_at > now)
+            .order_by(UserSession.created_at.desc())
+        )
+        idle = dt.timedelta(minutes=rt.settings.session_idle_minutes)
+        return [s for s in rows.scalars() if s.last_seen_at + idle > now]
+
+
+async def revoke_own(rt: Runtime, user: User, session_id: str) -> None:
+    """End one of the user's own sessions (another user's is simply not found)."""
+    async with rt.db.platform_session() as session, session.begin():
+        record = await session.get(UserSession, session_id)
+        if record is None or record.user_id != user.id:
+            raise NotFound(f"no session {session_id!r}", field="session_id")
+        await revoke(session, session_id=session_id)
+        await audit.record(session, action="user.session_revoked", object_type="session", object_id=session_id)
         await publish(session, "user.events", "user.session_revoked", {"user_id": user.id, "session_id": session_id})
