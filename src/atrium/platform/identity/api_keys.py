@@ -16,10 +16,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from atrium.core.audit import service as audit
 from atrium.core.db import utcnow
 from atrium.core.errors import NotFound
-from atrium.core.events.outbox import publish
+from atrium.platform.identity import events
 from atrium.platform.identity.models import ApiKey, Membership, User
 
 if TYPE_CHECKING:
@@ -57,16 +56,16 @@ async def create(
     )
     session.add(record)
     await session.flush()
-    await audit.record(
+    await events.record(
         session,
-        action="user.api_key.created",
-        tenant_id=tenant_id,
+        "user.api_key.created",
+        user_id=user.id,
         object_type="api_key",
         object_id=record.id,
+        tenant_id=tenant_id,
         data={"name": name, "prefix": record.prefix, "scopes": scopes},
         actor=user.email,
     )
-    await publish(session, "user.events", "user.api_key.created", {"key_id": record.id, "user_id": user.id})
     return record, key
 
 
@@ -82,15 +81,15 @@ async def revoke(session: AsyncSession, user: User, key_id: str) -> ApiKey:
     if record.revoked_at is None:
         record.revoked_at = utcnow()
         _forget(record.id)
-        await audit.record(
+        await events.record(
             session,
-            action="user.api_key.revoked",
-            tenant_id=record.tenant_id,
+            "user.api_key.revoked",
+            user_id=user.id,
             object_type="api_key",
             object_id=record.id,
+            tenant_id=record.tenant_id,
             actor=user.email,
         )
-        await publish(session, "user.events", "user.api_key.revoked", {"key_id": record.id, "user_id": user.id})
     return record
 
 

@@ -17,10 +17,9 @@ import pyotp
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
-from atrium.core.audit import service as audit
 from atrium.core.db import utcnow
 from atrium.core.errors import BadRequest, Conflict, Unauthorized
-from atrium.core.events.outbox import publish
+from atrium.platform.identity import events
 from atrium.platform.identity.exceptions import InvalidToken
 from atrium.platform.identity.models import RecoveryCode, TotpFactor, User
 from atrium.platform.identity.service import issue_token, usable_token
@@ -89,12 +88,7 @@ async def confirm_enrolment(rt: Runtime, user: User, code: str) -> list[str]:
         factor.confirmed_at = utcnow()
         codes = [f"{secrets.token_hex(3)}-{secrets.token_hex(3)}" for _ in range(RECOVERY_CODES)]
         session.add_all(RecoveryCode(user_id=user.id, code_hash=_code_hash(c)) for c in codes)
-        await audit.record(
-            session, action="user.mfa.enrolled", object_type="user", object_id=user.id, data={"kind": "totp"}
-        )
-        await publish(
-            session, "user.events", "user.mfa.enrolled", {"user_id": user.id, "kind": "totp"}, subject=user.id
-        )
+        await events.record(session, "user.mfa.enrolled", user_id=user.id, data={"kind": "totp"})
     return codes
 
 
@@ -135,16 +129,12 @@ async def answer(rt: Runtime, token: str, code: str, *, ip: str | None, user_age
     if not accepted:
         rt.login_throttle.failed(*keys)
         async with rt.db.platform_session() as session, session.begin():
-            await audit.record(
-                session, action="user.mfa.failed", object_type="user", object_id=user.id, actor=user.email
-            )
+            await events.record(session, "user.mfa.failed", user_id=user.id, actor=user.email)
         raise Unauthorized("that code is not valid")
     signed = await start_session(rt, user, ip=ip, user_agent=user_agent, mfa=True)
     if via == "recovery_code":
         async with rt.db.platform_session() as session, session.begin():
-            await audit.record(
-                session, action="user.mfa.recovery_code_used", object_type="user", object_id=user.id, actor=user.email
-            )
+            await events.record(session, "user.mfa.recovery_code_used", user_id=user.id, actor=user.email)
     return signed
 
 

@@ -7,10 +7,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from atrium.core.audit import service as audit
 from atrium.core.db import utcnow
-from atrium.core.events.outbox import publish
 from atrium.core.mail import compose, make_mailer
+from atrium.platform.identity import events
 from atrium.platform.identity.exceptions import InvalidToken
 from atrium.platform.identity.models import User
 from atrium.platform.identity.passwords import hash_password
@@ -31,7 +30,7 @@ async def request_reset(rt: Runtime, email: str) -> None:
         if user is None or user.email_verified_at is None:
             return
         token = await issue_token(session, user, PASSWORD_RESET, rt.settings.password_reset_ttl_minutes)
-        await audit.record(session, action="user.password_reset_requested", object_type="user", object_id=user.id)
+        await events.record(session, "user.password_reset_requested", user_id=user.id)
     message = compose(
         rt.settings,
         to=email,
@@ -55,8 +54,5 @@ async def reset_password(rt: Runtime, token: str, new_password: str) -> int:
         claimed.used_at = utcnow()
         user.password_hash = hash_password(new_password)
         ended = await revoke(session, user_id=user.id)
-        await audit.record(
-            session, action="user.password_reset", object_type="user", object_id=user.id, data={"sessions_ended": ended}
-        )
-        await publish(session, "user.events", "user.password_reset", {"user_id": user.id}, subject=user.id)
+        await events.record(session, "user.password_reset", user_id=user.id, data={"sessions_ended": ended})
     return ended

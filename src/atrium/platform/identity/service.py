@@ -17,11 +17,10 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from atrium.core.audit import service as audit
 from atrium.core.db import utcnow
 from atrium.core.errors import Conflict
-from atrium.core.events.outbox import publish
 from atrium.core.mail import compose, make_mailer
+from atrium.platform.identity import events
 from atrium.platform.identity.exceptions import InvalidToken, SignupClosed
 from atrium.platform.identity.models import EmailToken, Membership, User
 from atrium.platform.identity.passwords import hash_password
@@ -88,7 +87,7 @@ async def signup(rt: Runtime, data: SignupRequest) -> None:
     async with rt.db.platform_session() as session, session.begin():
         user = (await session.execute(select(User).where(User.email == email))).scalar_one_or_none()
         if user is not None and user.email_verified_at is not None:
-            await audit.record(session, action="user.signup_existing", object_type="user", object_id=user.id)
+            await events.record(session, "user.signup_existing", user_id=user.id)
             message = compose(
                 rt.settings,
                 to=email,
@@ -106,14 +105,12 @@ async def signup(rt: Runtime, data: SignupRequest) -> None:
                 )
                 session.add(user)
                 await session.flush()
-                await audit.record(
+                await events.record(
                     session,
-                    action="user.signed_up",
-                    object_type="user",
-                    object_id=user.id,
+                    "user.signed_up",
+                    user_id=user.id,
                     data={"terms_version": rt.settings.terms_version, "marketing_opt_in": data.marketing_opt_in},
                 )
-                await publish(session, "user.events", "user.signed_up", {"user_id": user.id}, subject=user.id)
             token = await issue_token(session, user, VERIFY_EMAIL, rt.settings.email_token_ttl_minutes, payload)
             message = compose(
                 rt.settings,
@@ -166,18 +163,14 @@ async def verify_email(rt: Runtime, token: str) -> VerifiedSignup:
         claimed.used_at = utcnow()
         user.email_verified_at = user.email_verified_at or utcnow()
         session.add(Membership(user_id=user.id, tenant_id=tenant.id, role=TENANT_ADMIN))
-        await audit.record(session, action="user.email_verified", object_type="user", object_id=user.id)
-        await audit.record(
+        await events.record(session, "user.email_verified", user_id=user.id, data={"tenant_id": tenant.id})
+        await events.record(
             session,
-            action="tenant.membership.granted",
+            "tenant.membership.granted",
+            user_id=user.id,
             tenant_id=tenant.id,
-            object_type="user",
-            object_id=user.id,
             data={"role": TENANT_ADMIN},
             actor=user.email,
-        )
-        await publish(
-            session, "user.events", "user.email_verified", {"user_id": user.id, "tenant_id": tenant.id}, subject=user.id
         )
     return VerifiedSignup(
         user_id=user.id, email=user.email, tenant_id=tenant.id, tenant_slug=tenant.slug, role=TENANT_ADMIN
@@ -211,12 +204,6 @@ async def create_user(
     )
     session.add(user)
     await session.flush()
-    await audit.record(
-        session,
-        action="user.created",
-        object_type="user",
-        object_id=user.id,
-        data={"email": email, "platform_admin": platform_admin},
-    )
-    await publish(session, "user.events", "user.created", {"user_id": user.id, "platform_admin": platform_admin})
+    data = {"email": email, "platform_admin": platform_admin}
+    await events.record(session, "user.created", user_id=user.id, data=data)
     return user

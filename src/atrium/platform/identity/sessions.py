@@ -17,10 +17,9 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from atrium.core import context
-from atrium.core.audit import service as audit
 from atrium.core.db import utcnow
 from atrium.core.errors import AtriumError, NotFound, Unauthorized
-from atrium.core.events.outbox import publish
+from atrium.platform.identity import events
 from atrium.platform.identity.models import User, UserSession
 from atrium.platform.identity.passwords import hash_password, verify_password
 
@@ -65,15 +64,13 @@ async def check_password(rt: Runtime, email: str, password: str, *, ip: str | No
             rt.login_throttle.succeeded(*keys)
             return user
         rt.login_throttle.failed(*keys)
-        await audit.record(
+        await events.record(
             session,
-            action="user.login_failed",
-            object_type="user",
-            object_id=user.id if user else None,
+            "user.login_failed",
+            user_id=user.id if user else None,
             data={"email": email, "ip": ip},
             actor=email,
         )
-        await publish(session, "user.events", "user.login_failed", {"email": email, "ip": ip})
     raise Unauthorized("wrong email or password, or the address is not verified yet")
 
 
@@ -90,15 +87,7 @@ async def start_session(rt: Runtime, user: User, *, ip: str | None, user_agent: 
         )
         session.add(record)
         await session.flush()
-        await audit.record(
-            session,
-            action="user.login",
-            object_type="user",
-            object_id=user.id,
-            data={"ip": ip, "mfa": mfa},
-            actor=user.email,
-        )
-        await publish(session, "user.events", "user.login", {"user_id": user.id, "ip": ip}, subject=user.id)
+        await events.record(session, "user.login", user_id=user.id, data={"ip": ip, "mfa": mfa}, actor=user.email)
     return SignedIn(user, record.id, f"{record.id}.{secret}", record.expires_at)
 
 
@@ -144,8 +133,7 @@ async def revoke(session: AsyncSession, *, session_id: str | None = None, user_i
 async def sign_out(rt: Runtime, user: User, session_id: str) -> None:
     async with rt.db.platform_session() as session, session.begin():
         await revoke(session, session_id=session_id)
-        await audit.record(session, action="user.logout", object_type="user", object_id=user.id)
-        await publish(session, "user.events", "user.session_revoked", {"user_id": user.id, "session_id": session_id})
+        await events.record(session, "user.logout", user_id=user.id, data={"session_id": session_id})
 
 
 async def list_active(rt: Runtime, user: User) -> list[UserSession]:
@@ -168,5 +156,6 @@ async def revoke_own(rt: Runtime, user: User, session_id: str) -> None:
         if record is None or record.user_id != user.id:
             raise NotFound(f"no session {session_id!r}", field="session_id")
         await revoke(session, session_id=session_id)
-        await audit.record(session, action="user.session_revoked", object_type="session", object_id=session_id)
-        await publish(session, "user.events", "user.session_revoked", {"user_id": user.id, "session_id": session_id})
+        await events.record(
+            session, "user.session_revoked", user_id=user.id, object_type="session", object_id=session_id
+        )
