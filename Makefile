@@ -28,12 +28,14 @@ run: install
 	$(BIN)/atrium demo
 	$(BIN)/atrium serve --host 127.0.0.1 --port 8000
 
-# Debian's Chromium for the browser tests (installed when missing; needs root and apt).
+# Debian packages the tests need: Chromium (browser tests) and xmlsec1 (SAML signatures; also needed at run time for SAML SSO).
 system-deps:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@missing=""; command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v xmlsec1 >/dev/null 2>&1 || missing="$$missing xmlsec1"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else echo "note: chromium missing and cannot be installed; browser tests will skip (fail under CI=true)"; fi; }
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "note:$$missing missing and cannot be installed; tests needing them skip (fail under CI=true)"; fi; fi
 
 test: install system-deps
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup -q

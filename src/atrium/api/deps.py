@@ -168,3 +168,18 @@ async def tenant_context(
 
 
 Tenant = Annotated[TenantContext, Depends(tenant_context, scope="function")]
+
+
+async def tenant_admin(ctx: Tenant, principal: CurrentPrincipal, rt: RuntimeDep) -> TenantContext:
+    """The tenant, for a caller who administers it: a platform administrator or a member holding
+    the Tenant Admin role. A member without it is refused (403); a stranger never got this far (404)."""
+    if principal.platform_admin:
+        return ctx
+    async with rt.db.platform_session() as session:
+        role = await identity.membership_role(session, principal.id, ctx.tenant.id)
+    if role != identity.TENANT_ADMIN:
+        raise Forbidden("only the tenant's administrators may do this")
+    return ctx
+
+
+TenantAdmin = Annotated[TenantContext, Depends(tenant_admin, scope="function")]

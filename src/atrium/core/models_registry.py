@@ -6,5 +6,6 @@ from atrium.core.audit import models as _audit  # noqa: F401
 from atrium.core.events import models as _events  # noqa: F401
 from atrium.platform.admin import models as _admin  # noqa: F401
 from atrium.platform.identity import models as _identity  # noqa: F401
+from atrium.platform.identity.sso import models as _sso  # noqa: F401
 from atrium.platform.tenancy import models as _tenancy  # noqa: F401
 from atrium.platform.tenancy import tenant_models as _tenant_data  # noqa: F401

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 VERIFY_EMAIL = "verify_email"
 TENANT_ADMIN = "Tenant Admin"
+MEMBER = "Member"
 
 
 def isolation_for(region: str | None) -> Isolation:
@@ -186,6 +187,12 @@ async def memberships(session: AsyncSession, user_id: str) -> list[MembershipRea
         .order_by(Tenant.slug)
     )
     return [MembershipRead(tenant_id=i, tenant_slug=s, tenant_name=n, role=r) for r, i, s, n in rows]
+
+
+async def membership_role(session: AsyncSession, user_id: str, tenant_id: str) -> str | None:
+    """The user's role in the tenant, or None when they are not a member."""
+    membership = await session.get(Membership, (user_id, tenant_id))
+    return membership.role if membership is not None else None
 
 
 async def create_user(

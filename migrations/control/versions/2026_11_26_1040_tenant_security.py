@@ -1,0 +1,24 @@
+"""Tenant security policies, trusted devices and invitations.
+
+Revision ID: control0012
+Revises: control0011
+Create Date: 2026-11-26 10:00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "control0012"
+down_revision: str | None = "control0011"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
