@@ -32,7 +32,7 @@ from atrium.apps.notes.models import Note
 from atrium.apps.notes.schemas import NoteRead
 from atrium.cli.migrate import migrate_all
 from atrium.core.db import async_url
-from atrium.platform.admin import service as admins
+from atrium.platform.identity import service as identity
 from atrium.platform.tenancy import service as tenancy
 from atrium.platform.tenancy.models import Isolation
 from atrium.platform.tenancy.registry import to_ref
@@ -132,7 +132,9 @@ async def _configuration(label: str, url: str, data_dir: Path, isolation: str, n
     try:
         await migrate_all(rt, show_progress=False)
         async with rt.db.platform_session() as session, session.begin():
-            _, _, token = await admins.create_admin(session, "bench@example.com", "bench-password")
+            _, _, token = await identity.bootstrap_platform_admin(
+                session, "bench@example.com", password=None, terms_version="bench"
+            )
         tenant = await tenancy.create(rt, TenantCreate(slug=f"bench-{isolation}", isolation=Isolation(isolation)))
         ref = to_ref(tenant)
         async with rt.db.tenant_session(ref) as session:

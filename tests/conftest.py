@@ -23,7 +23,7 @@ from atrium.api.app import create_app
 from atrium.cli.migrate import migrate_all
 from atrium.core.db import execute_autocommit
 from atrium.core.settings import Settings
-from atrium.platform.admin import service as admins
+from atrium.platform.identity import service as identity
 from atrium.runtime import Runtime
 
 POSTGRES_URL = os.environ.get("ATRIUM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -110,7 +110,9 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
 @pytest.fixture
 async def admin_token(runtime: Runtime) -> str:
     async with runtime.db.platform_session() as session, session.begin():
-        _, _, token = await admins.create_admin(session, f"admin-{uuid.uuid4().hex[:6]}@example.com", "correct horse")
+        _, _, token = await identity.bootstrap_platform_admin(
+            session, f"admin-{uuid.uuid4().hex[:6]}@example.com", password=None, terms_version="test"
+        )
     return token
 
 

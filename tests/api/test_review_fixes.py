@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from atrium.api.app import create_app
 from atrium.core.events.models import DeadLetter
+from atrium.platform.identity import service as identity
 from atrium.runtime import Runtime
 from tests.conftest import create_tenant
 
@@ -39,27 +40,37 @@ async def test_console_form_without_csrf_token_is_forbidden(client: httpx.AsyncC
     assert "form expired" in response.json()["detail"]
 
 
-async def test_console_cookie_cannot_change_things_through_the_api_without_csrf_header(
+async def test_a_session_cookie_cannot_change_things_with_a_cross_site_form_body(
     runtime: Runtime, admin_token: str
 ) -> None:
+    """A cross-site page can make the browser POST a form body with the cookie, never JSON and never
+    a custom header: so a cookie-authenticated POST needs one of those two."""
     app = create_app(runtime=runtime, embedded_worker=False)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
         login_page = await c.get("/login")
         token = login_page.text.split('name="csrf_token" value="')[1].split('"')[0]
         email = "cookie@example.com"
-        from atrium.platform.admin import service as admins
-
         async with runtime.db.platform_session() as session, session.begin():
-            await admins.create_admin(session, email, "correct horse battery")
+            await identity.create_user(
+                session, email, "correct horse battery", platform_admin=True, terms_version="test"
+            )
         signed_in = await c.post(
             "/login", data={"email": email, "password": "correct horse battery", "csrf_token": token}
         )
         assert signed_in.status_code == 303
         assert (await c.get("/api/v1/platform/tenants")).status_code == 200  # reading is fine
-        refused = await c.post("/api/v1/platform/tenants", json={"slug": "via-cookie"})
-        assert refused.status_code == 403
+        for body in (
+            {"data": {"slug": "via-form"}},
+            {"content": b"slug=via-form", "headers": {"content-type": "text/plain"}},
+        ):
+            refused = await c.post("/api/v1/platform/tenants", **body)  # type: ignore[arg-type]
+            assert refused.status_code == 403, refused.text
+            assert "X-CSRF-Token" in refused.json()["detail"]
         listed = (await c.get("/api/v1/platform/tenants")).json()
-        assert all(t["slug"] != "via-cookie" for t in listed["items"])
+        assert all(t["slug"] != "via-form" for t in listed["items"])
+        console_token = (await c.get("/account")).text.split('name="csrf-token" content="')[1].split('"')[0]
+        allowed = await c.post("/api/v1/platform/tenants", data={"slug": "x"}, headers={"X-CSRF-Token": console_token})
+        assert allowed.status_code == 422  # past the CSRF check: the body is simply not JSON
 
 
 @pytest.mark.parametrize("slug", ["0b5c8a9e-2f4d-4c3a-9b1e-7d6f5a4c3b2a"])

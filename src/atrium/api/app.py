@@ -15,7 +15,14 @@ from atrium.apps.notes.router import router as notes_router
 from atrium.core.audit.router import router as audit_router
 from atrium.core.logging import configure as configure_logging
 from atrium.core.settings import Settings, get_settings
+from atrium.platform.identity.oauth.router import router as oauth_router
 from atrium.platform.identity.router import router as auth_router
+from atrium.platform.identity.scim.router import router as scim_router
+from atrium.platform.identity.scim.router import token_router as scim_token_router
+from atrium.platform.identity.sso.router import router as sso_router
+from atrium.platform.identity.sso.saml_router import router as saml_router
+from atrium.platform.identity.tenant_router import router as tenant_identity_router
+from atrium.platform.identity.webauthn_router import router as webauthn_router
 from atrium.platform.tenancy.router import router as tenants_router
 from atrium.platform.tenancy.tenant_router import router as tenant_router
 from atrium.runtime import Runtime
@@ -55,8 +62,22 @@ def create_app(
     )
     app.state.runtime = rt
     problems.install(app)
-    for router in (health.router, auth_router, tenants_router, tenant_router, audit_router, notes_router):
+    for router in (
+        health.router,
+        auth_router,
+        tenant_identity_router,
+        tenants_router,
+        tenant_router,
+        audit_router,
+        notes_router,
+        scim_token_router,
+        scim_router,
+    ):
         app.include_router(router)
+    app.include_router(webauthn_router)
+    app.include_router(oauth_router)
+    app.include_router(saml_router)
+    app.include_router(sso_router)
     from atrium.web.console import mount_console
 
     mount_console(app)

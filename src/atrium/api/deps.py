@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
@@ -14,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from atrium.core import context
 from atrium.core.errors import Forbidden, Unauthorized
 from atrium.core.tenancy import TenantRef
-from atrium.platform.admin import service as admins
-from atrium.platform.identity import api_keys, sessions
+from atrium.platform.identity import api_keys, policies, sessions
 from atrium.platform.identity import service as identity
+from atrium.platform.identity.oauth import tokens as oauth_tokens
 from atrium.platform.tenancy.exceptions import TenantGone, TenantInactive, TenantNotFound, TenantProvisioning
 from atrium.runtime import Runtime
 
@@ -46,32 +45,41 @@ class Principal:
 
     id: str
     email: str
-    platform_admin: bool = True
+    platform_admin: bool = False
     tenant_ids: frozenset[str] = frozenset()
-    via: str = "token"
+    via: str = "session"
+    mfa: bool = False  # a browser session that passed a second factor (or an IdP)
+    scopes: frozenset[str] = frozenset()  # an OAuth token's scopes, for access control to enforce
 
     def may_enter(self, tenant_id: str) -> bool:
         return self.platform_admin or tenant_id in self.tenant_ids
 
 
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+def check_cookie_csrf(request: Request) -> None:
+    """Refuse a cookie-authenticated POST that a cross-site page could have sent: a form (or a
+    ``no-cors`` fetch) can only send form or plain-text bodies, never JSON and never a custom
+    header. The session cookie is also SameSite=Lax; this is the second line."""
+    if request.method != "POST":
+        return  # PUT, PATCH and DELETE cannot leave another site without a CORS preflight
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind in ("", "application/json") or _csrf_header_ok(request):
+        return
+    raise Forbidden("send JSON, or the X-CSRF-Token header, with a change made through a browser session")
 
 
 def _csrf_header_ok(request: Request) -> bool:
     sent = request.headers.get("x-csrf-token", "").encode()
-    expected = str(request.session.get("csrf", "")).encode()
+    expected = str(request.session.get("csrf", "") if "session" in request.scope else "").encode()
     return bool(sent and expected) and secrets.compare_digest(sent, expected)
 
 
-_TOKEN_CACHE: dict[str, tuple[float, Principal]] = {}
-_TOKEN_TTL = 30.0
-
-
 async def _user_principal(rt: Runtime, cookie: str) -> Principal:
-    user, _ = await sessions.authenticate(rt, cookie)
+    user, record = await sessions.authenticate(rt, cookie)
     async with rt.db.platform_session() as session:
         tenant_ids = frozenset(m.tenant_id for m in await identity.memberships(session, user.id))
-    return Principal(user.id, user.email, platform_admin=user.is_platform_admin, tenant_ids=tenant_ids, via="session")
+    return Principal(
+        user.id, user.email, platform_admin=user.is_platform_admin, tenant_ids=tenant_ids, via="session", mfa=record.mfa
+    )
 
 
 async def _api_key_principal(rt: Runtime, key: str) -> Principal | None:
@@ -79,35 +87,39 @@ async def _api_key_principal(rt: Runtime, key: str) -> Principal | None:
     if found is None:
         return None
     user, record = found
+    if record.tenant_id is None:  # a platform key (its owner is a platform administrator)
+        return Principal(user.id, user.email, platform_admin=True, via="api_key")
     return Principal(user.id, user.email, platform_admin=False, tenant_ids=frozenset({record.tenant_id}), via="api_key")
 
 
+async def _oauth_principal(rt: Runtime, token: str) -> Principal:
+    """An OAuth client's access token: the client, in its one tenant (refused: 401)."""
+    claims, client = await oauth_tokens.verify(rt, token)
+    return Principal(
+        claims.client_id,
+        client.name,
+        platform_admin=False,
+        tenant_ids=frozenset({claims.tenant_id}),
+        via="oauth",
+        scopes=claims.scopes,
+    )
+
+
 async def current_principal(request: Request, rt: RuntimeDep) -> Principal:
-    """Who calls: a bearer token (platform administrator token, or an ``atk_`` API key), a user's
-    session cookie, or the console's administrator session."""
+    """Who calls: a bearer ``atk_`` API key (a platform key for platform administrators), or a
+    user's session cookie. A cookie-authenticated change must send JSON or the console's CSRF
+    header: a cross-site form can do neither, so it cannot ride on the cookie."""
     principal: Principal | None = None
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer ") and header[7:].strip().startswith(api_keys.KEY_PREFIX):
         principal = await _api_key_principal(rt, header[7:].strip())
-    elif header.lower().startswith("bearer "):
-        token = header[7:].strip()
-        hit = _TOKEN_CACHE.get(token)
-        if hit is not None and hit[0] > time.monotonic():
-            principal = hit[1]
-        else:
-            async with rt.db.platform_session() as session:
-                admin = await admins.by_token(session, token)
-            if admin is not None:
-                principal = Principal(admin.id, admin.email)
-                _TOKEN_CACHE[token] = (time.monotonic() + _TOKEN_TTL, principal)
+    elif header.lower().startswith("bearer ") and oauth_tokens.looks_like_jwt(header[7:].strip()):
+        principal = await _oauth_principal(rt, header[7:].strip())
     elif request.cookies.get(sessions.COOKIE):
+        check_cookie_csrf(request)
         principal = await _user_principal(rt, request.cookies[sessions.COOKIE])
-    elif "session" in request.scope and request.session.get("admin_id"):
-        if request.method not in SAFE_METHODS and not _csrf_header_ok(request):
-            raise Forbidden("a console session may change things only with its X-CSRF-Token header")
-        principal = Principal(request.session["admin_id"], request.session.get("admin_email", ""))
     if principal is None:
-        raise Unauthorized("sign in to the console or send 'Authorization: Bearer <api token>'")
+        raise Unauthorized("sign in, or send 'Authorization: Bearer <API key>'")
     context.actor.set(principal.email)
     context.user_id.set(principal.id)
     return principal
@@ -153,12 +165,16 @@ async def resolve_tenant(rt: Runtime, key: str, principal: Principal) -> TenantR
 
 
 async def tenant_context(
+    request: Request,
     rt: RuntimeDep,
     principal: CurrentPrincipal,
     tenant: Annotated[str, Path(description="Tenant id or slug.")],
 ) -> AsyncIterator[TenantContext]:
     """Resolved once per request; yields the tenant's session and commits on success."""
     ref = await resolve_tenant(rt, tenant, principal)
+    if not principal.platform_admin:
+        ip = request.client.host if request.client else None
+        await policies.enforce(rt, ref.id, ip=ip, mfa=principal.mfa, interactive=principal.via == "session")
     async with rt.db.tenant_unit_of_work(ref) as (session, platform):
         yield TenantContext(ref, session, platform)
         if session.in_transaction():

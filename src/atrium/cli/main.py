@@ -1,4 +1,4 @@
-"""The operator's CLI: `atrium serve | worker | migrate | tenant … | audit … | events … | admin …`."""
+"""The operator's CLI: `atrium serve | worker | migrate | tenant … | audit … | events … | user …`."""
 
 from __future__ import annotations
 
@@ -24,12 +24,10 @@ app = typer.Typer(help="Atrium: run and operate the platform.", no_args_is_help=
 tenant_app = typer.Typer(help="Create and manage tenants.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
 events_app = typer.Typer(help="The event outbox and dead letters.", no_args_is_help=True)
-admin_app = typer.Typer(help="Platform administrators (stand-in until identity).", no_args_is_help=True)
 user_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(audit_app, name="audit")
 app.add_typer(events_app, name="events")
-app.add_typer(admin_app, name="admin")
 app.add_typer(user_app, name="user")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -285,23 +283,9 @@ def events_replay(
         raise typer.Exit(1)
 
 
-# -- administrators and the demo -----------------------------------------------------------------
+SETUP_LINK_MINUTES = 24 * 60
 
-
-@admin_app.command("create")
-def admin_create(
-    email: str, password: Annotated[str | None, typer.Option(help="Generated when omitted.")] = None
-) -> None:
-    """Create a platform administrator; prints the password and API token once."""
-    from atrium.platform.admin import service
-
-    async def work(rt: Runtime) -> tuple[str, str]:
-        async with rt.db.platform_session() as session, session.begin():
-            _, pw, token = await service.create_admin(session, email, password)
-        return pw, token
-
-    pw, token = run(work)
-    out.print(f"administrator {email}\n  password:  {pw}\n  API token: {token}\n(shown once; stored hashed)")
+# -- users and the demo -----------------------------------------------------------------
 
 
 @user_app.command("create")
@@ -312,6 +296,9 @@ def user_create(
         str | None, typer.Option(help="Prompted for when omitted (or generated with --generate).")
     ] = None,
     generate: Annotated[bool, typer.Option("--generate", help="Generate a password and print it once.")] = False,
+    setup_link: Annotated[
+        bool, typer.Option("--setup-link", help="Print a one-time link where the person chooses their password.")
+    ] = False,
 ) -> None:
     """Create a verified account (the first platform administrator, for instance)."""
     import secrets
@@ -325,7 +312,9 @@ def user_create(
     except ValidationError:
         err.print(f"[red]error:[/red] {escape(email)} is not an email address")
         raise typer.Exit(2) from None
-    if password is None:
+    if setup_link:
+        password, shown = secrets.token_urlsafe(32), False  # unusable until the link sets one
+    elif password is None:
         password = secrets.token_urlsafe(16) if generate or not sys.stdin.isatty() else getpass.getpass("Password: ")
         shown = generate or not sys.stdin.isatty()
     else:
@@ -334,37 +323,56 @@ def user_create(
         err.print("[red]error:[/red] the password needs 12 characters or more")
         raise typer.Exit(2)
 
-    async def work(rt: Runtime) -> Any:
+    async def work(rt: Runtime) -> tuple[Any, str | None]:
         async with rt.db.platform_session() as session, session.begin():
-            return await identity.create_user(
+            user = await identity.create_user(
                 session, email, password, platform_admin=platform_admin, terms_version=rt.settings.terms_version
             )
+            link = None
+            if setup_link:
+                token = await identity.issue_token(session, user, recovery.PASSWORD_RESET, SETUP_LINK_MINUTES)
+                link = f"{rt.settings.public_url}/reset-password?token={token}"
+        return user, link
 
-    user = run(work)
+    from atrium.platform.identity import recovery
+
+    user, link = run(work)
     out.print(f"user {user.email} ({'platform administrator' if platform_admin else 'user'}) id={user.id}")
     if shown:
         out.print(f"password: {password}  (shown once)")
+    if link:
+        out.print(f"set the password within {SETUP_LINK_MINUTES // 60} h at: {link}  (works once)")
 
 
 @app.command("demo")
 def demo(slug: str = "demo", admin_email: str = "admin@atrium.local") -> None:
-    """Migrate, create the first administrator (credentials printed once) and a demo tenant."""
+    """Migrate, create the first platform administrator (credentials printed once) and a demo
+    tenant they administer."""
+    from sqlalchemy import select
+
     from atrium.cli.migrate import migrate_all
-    from atrium.platform.admin import service as admins
+    from atrium.platform.identity import service as identity
+    from atrium.platform.identity.models import Membership, User
     from atrium.platform.tenancy import repository, service
     from atrium.platform.tenancy.schemas import TenantCreate
 
     async def work(rt: Runtime) -> None:
         await migrate_all(rt, show_progress=False)
         async with rt.db.platform_session() as session, session.begin():
-            if await admins.count(session) == 0:
-                _, pw, token = await admins.create_admin(session, admin_email)
-                out.print(f"[bold]Console administrator[/bold] {admin_email}  password: {pw}  (shown once)")
-                out.print(f"API token: {token}  (shown once)")
+            admin = (await session.execute(select(User).where(User.is_platform_admin.is_(True)))).scalars().first()
+            if admin is None:
+                admin, pw, key = await identity.bootstrap_platform_admin(
+                    session, admin_email, password=None, terms_version=rt.settings.terms_version
+                )
+                out.print(f"[bold]Platform administrator[/bold] {admin_email}  password: {pw}  (shown once)")
+                out.print(f"Platform API key: {key}  (shown once)")
+            admin_id = admin.id
             taken = await repository.slug_taken(session, slug)
         if not taken:
             tenant = await service.create(rt, TenantCreate(slug=slug, name="Demo Company", sample_data=True))
             out.print(f"demo tenant {tenant.slug}: {tenant.status}")
+            async with rt.db.platform_session() as session, session.begin():
+                session.add(Membership(user_id=admin_id, tenant_id=tenant.id, role=identity.TENANT_ADMIN))
 
     run(work)
 

@@ -67,11 +67,21 @@ class Settings(BaseSettings):
     email_token_ttl_minutes: int = Field(60 * 24, ge=1, description="Lifetime of an email verification token.")
     session_idle_minutes: int = Field(30, ge=1, description="A browser session ends after this long unused.")
     session_absolute_hours: int = Field(12, ge=1, description="A browser session ends this long after sign-in.")
+    trusted_device_days: int = Field(
+        30, ge=0, le=90, description="Days a browser may skip the second factor for people in no tenant (0: never)."
+    )
     password_reset_ttl_minutes: int = Field(15, ge=1, description="Lifetime of a password-reset token.")
     api_key_cache_seconds: float = Field(
         5.0,
         ge=0,
         description="How long a verified API key is trusted without a query (revocation elsewhere: at most this).",
+    )
+    oauth_token_minutes: int = Field(
+        10,
+        ge=1,
+        le=60,
+        description="Lifetime of an OAuth access token (JWT). Kept short: a token issued before its client "
+        "was revoked works until it expires in processes that have not heard of the revocation.",
     )
     login_max_failures: int = Field(5, ge=1, description="Failed sign-ins (per account, per IP) before backoff.")
     login_failure_window_minutes: int = Field(15, ge=1)

@@ -172,7 +172,7 @@ async def test_platform_view(client: httpx.AsyncClient, trail: dict) -> None:
     assert platform and {e["chain"] for e in platform} == {"platform"}
     assert {e["tenant_id"] for e in platform} == {None}
     assert ids["platform"] in [e["id"] for e in platform]
-    assert "platform.admin.created" in [e["action"] for e in platform]
+    assert "user.created" in [e["action"] for e in platform]
 
     acme_only = await items(client, url, tenant="acme", limit=500)
     assert {e["tenant_id"] for e in acme_only} == {acme["id"]}

@@ -13,7 +13,7 @@ import pytest
 
 from atrium.api.app import create_app
 from atrium.cli.migrate import migrate_all
-from atrium.platform.admin import service as admins
+from atrium.platform.identity import service as identity
 from atrium.runtime import Runtime
 from tests.conftest import make_settings
 
@@ -31,7 +31,9 @@ async def app_factory(database_url: str, tmp_path: Path) -> AsyncIterator[AppFac
             stack.push_async_callback(rt.close)
             await migrate_all(rt, show_progress=False)
             async with rt.db.platform_session() as session, session.begin():
-                _, _, token = await admins.create_admin(session, f"admin-{uuid.uuid4().hex[:6]}@example.com", "pw")
+                _, _, token = await identity.bootstrap_platform_admin(
+                    session, f"admin-{uuid.uuid4().hex[:6]}@example.com", password=None, terms_version="test"
+                )
             client = await stack.enter_async_context(
                 httpx.AsyncClient(
                     transport=httpx.ASGITransport(app=create_app(runtime=rt, embedded_worker=False)),

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from atrium.core.db import utcnow
-from atrium.core.errors import NotFound
+from atrium.core.errors import Forbidden, NotFound
 from atrium.platform.identity import events
 from atrium.platform.identity.models import ApiKey, Membership, User
 
@@ -34,15 +34,18 @@ def _hash(key: str) -> str:
 async def create(
     session: AsyncSession,
     user: User,
-    tenant_id: str,
+    tenant_id: str | None,
     *,
     name: str,
     scopes: list[str],
     expires_in_days: int | None,
 ) -> tuple[ApiKey, str]:
-    """Returns the record and the key itself, which is never shown again."""
-    member = await session.get(Membership, (user.id, tenant_id))
-    if member is None:
+    """Returns the record and the key itself, which is never shown again. Without a tenant the
+    key is a platform key, which only a platform administrator may hold."""
+    if tenant_id is None:
+        if not user.is_platform_admin:
+            raise Forbidden("only platform administrators may hold platform keys", field="tenant")
+    elif await session.get(Membership, (user.id, tenant_id)) is None:
         raise NotFound("no such tenant among yours", field="tenant")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     record = ApiKey(
@@ -124,10 +127,15 @@ async def _lookup(rt: Runtime, key: str) -> tuple[User, ApiKey] | None:
             return None
         if record.expires_at is not None and record.expires_at <= utcnow():
             return None
-        if await session.get(Membership, (record.user_id, record.tenant_id)) is None:
-            return None
         user = await session.get(User, record.user_id)
-    return (user, record) if user is not None else None
+        if user is None:
+            return None
+        if record.tenant_id is None:  # a platform key
+            return (user, record) if user.is_platform_admin else None
+        membership = await session.get(Membership, (record.user_id, record.tenant_id))
+        if membership is None or not membership.active:
+            return None
+    return user, record
 
 
 def _forget(key_id: str) -> None:

@@ -21,7 +21,7 @@ from atrium.core.db import utcnow
 from atrium.core.errors import BadRequest, Conflict, Unauthorized
 from atrium.platform.identity import events
 from atrium.platform.identity.exceptions import InvalidToken
-from atrium.platform.identity.models import RecoveryCode, TotpFactor, User
+from atrium.platform.identity.models import RecoveryCode, TotpFactor, User, WebAuthnCredential
 from atrium.platform.identity.service import issue_token, usable_token
 from atrium.platform.identity.sessions import SignedIn, TooManyAttempts, check_password, start_session
 
@@ -48,6 +48,14 @@ def _code_hash(code: str) -> str:
 async def confirmed_factor(session: AsyncSession, user_id: str) -> TotpFactor | None:
     factor = await session.get(TotpFactor, user_id)
     return factor if factor is not None and factor.confirmed_at is not None else None
+
+
+async def has_second_factor(session: AsyncSession, user_id: str) -> bool:
+    """True when a password alone must not start a session: a confirmed TOTP or any WebAuthn credential."""
+    if await confirmed_factor(session, user_id) is not None:
+        return True
+    keys = await session.execute(select(WebAuthnCredential.id).where(WebAuthnCredential.user_id == user_id).limit(1))
+    return keys.first() is not None
 
 
 async def begin_enrolment(rt: Runtime, user: User) -> tuple[str, str]:
@@ -142,7 +150,7 @@ async def sign_in(rt: Runtime, email: str, password: str, *, ip: str | None, use
     """The password first; then a session, or (with a second factor enrolled) a challenge token."""
     user = await check_password(rt, email, password, ip=ip)
     async with rt.db.platform_session() as session:
-        enrolled = await confirmed_factor(session, user.id) is not None
+        enrolled = await has_second_factor(session, user.id)
     if enrolled:
         return await challenge(rt, user)
     return await start_session(rt, user, ip=ip, user_agent=user_agent, mfa=False)

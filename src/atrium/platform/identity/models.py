@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, String
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, LargeBinary, String, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from atrium.core.db import ControlBase, Timestamped, UTCDateTime, new_id, utcnow
@@ -32,6 +32,8 @@ class Membership(ControlBase, Timestamped):
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True, index=True)
     role: Mapped[str] = mapped_column(String(100))
+    # False while the tenant's IdP has the user deactivated (SCIM): no access to that tenant.
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class EmailToken(ControlBase):
@@ -63,17 +65,22 @@ class UserSession(ControlBase):
     ip: Mapped[str | None] = mapped_column(String(64), default=None)
     user_agent: Mapped[str | None] = mapped_column(String(300), default=None)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # Whether a second factor (or an IdP) vouched for this session; tenants that force MFA refuse it otherwise.
+    mfa: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The strictest idle lifetime among the user's tenants' policies when the session began.
+    idle_minutes: Mapped[int | None] = mapped_column(default=None)
 
 
 class ApiKey(ControlBase):
-    """A key for the public API, bound to one tenant the owner belongs to. Shown once; only its
-    SHA-256 is kept; the prefix (``atk_`` + 8 characters) lets people recognise it."""
+    """A key for the public API, bound to one tenant the owner belongs to (or, for a platform
+    administrator, to no tenant: a platform key). Shown once; only its SHA-256 is kept; the prefix
+    (``atk_`` + 8 characters) lets people recognise it."""
 
     __tablename__ = "api_keys"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    tenant_id: Mapped[str | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(100))
     prefix: Mapped[str] = mapped_column(String(16))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -102,4 +109,40 @@ class RecoveryCode(ControlBase):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class WebAuthnCredential(ControlBase):
+    """A security key or passkey. Only public material is kept: the COSE public key, and the
+    signature counter that exposes a cloned authenticator when it fails to grow."""
+
+    __tablename__ = "webauthn_credentials"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    credential_id: Mapped[str] = mapped_column(String(1400), unique=True)  # base64url, as browsers send it
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    transports: Mapped[list[str]] = mapped_column(JSON, default=list)
+    aaguid: Mapped[str] = mapped_column(String(36))
+    device_type: Mapped[str] = mapped_column(String(20))  # single_device | multi_device (synced passkey)
+    backed_up: Mapped[bool] = mapped_column(Boolean, default=False)
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class WebAuthnChallenge(ControlBase):
+    """A ceremony challenge handed to the browser: only its SHA-256 is kept, it expires after five
+    minutes and works once. ``answers`` ties a second-factor ceremony to its sign-in challenge."""
+
+    __tablename__ = "webauthn_challenges"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    purpose: Mapped[str] = mapped_column(String(20))  # registration | second_factor | passkey
+    challenge_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), default=None, index=True)
+    answers: Mapped[str | None] = mapped_column(String(36), default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from atrium.core.db import utcnow
 from atrium.core.mail import compose, make_mailer
-from atrium.platform.identity import events
+from atrium.platform.identity import events, policies
 from atrium.platform.identity.exceptions import InvalidToken
 from atrium.platform.identity.models import User
 from atrium.platform.identity.passwords import hash_password
@@ -51,6 +51,7 @@ async def reset_password(rt: Runtime, token: str, new_password: str) -> int:
             raise InvalidToken()
         user = await session.get(User, claimed.user_id)
         assert user is not None
+        await policies.check_new_password(session, new_password, user_id=user.id, email=user.email)
         claimed.used_at = utcnow()
         user.password_hash = hash_password(new_password)
         ended = await revoke(session, user_id=user.id)

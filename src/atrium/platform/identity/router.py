@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from atrium.api.deps import RuntimeDep
+from atrium.api.deps import RuntimeDep, check_cookie_csrf
+from atrium.core.db import utcnow
 from atrium.core.errors import NotFound
 from atrium.platform.identity import api_keys, mfa, recovery, service, sessions
 from atrium.platform.identity.models import User, UserSession
@@ -36,6 +37,7 @@ router = APIRouter(tags=["auth"])
 
 
 async def signed_in(request: Request, rt: RuntimeDep) -> tuple[User, UserSession]:
+    check_cookie_csrf(request)
     return await sessions.authenticate(rt, request.cookies.get(sessions.COOKIE))
 
 
@@ -71,7 +73,7 @@ def _set_session_cookie(response: Response, rt: RuntimeDep, result: sessions.Sig
     response.set_cookie(
         sessions.COOKIE,
         result.cookie_value,
-        max_age=rt.settings.session_absolute_hours * 3600,
+        max_age=max(0, int((result.expires_at - utcnow()).total_seconds())),
         httponly=True,
         secure=rt.settings.env == "production",
         samesite="lax",

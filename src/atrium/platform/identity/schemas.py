@@ -153,3 +153,65 @@ class SessionRead(BaseModel):
     ip: str | None
     user_agent: str | None
     current: bool = False
+
+
+class InvitationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr
+    role: Literal["Tenant Admin", "Member"] = "Member"
+
+
+class InvitationRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    email: str
+    role: str
+    invited_by: str | None
+    created_at: dt.datetime
+    expires_at: dt.datetime
+
+
+class InvitationToken(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=10, max_length=200)
+
+
+class InvitationAccept(InvitationToken):
+    password: str | None = Field(None, max_length=1024, description="Only when the invitation creates your account.")
+    accept_terms: bool = False
+
+
+class InvitationPreview(BaseModel):
+    tenant_slug: str
+    tenant_name: str
+    email: str
+    role: str
+    account_exists: bool
+
+
+class MemberRead(BaseModel):
+    user_id: str
+    email: str
+    role: str
+    mfa_enrolled: bool
+    joined_at: dt.datetime
+
+
+class SecurityPolicyRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    session_idle_minutes: int | None
+    session_absolute_hours: int | None
+    password_min_length: int
+    password_block_common: bool
+    mfa_required: bool
+    ip_allowlist: list[str]
+    trusted_device_days: int
+
+
+class TenantSessionRead(SessionRead):
+    user_id: str
+    email: str

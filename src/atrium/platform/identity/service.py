@@ -18,9 +18,9 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from atrium.core.db import utcnow
-from atrium.core.errors import Conflict
+from atrium.core.errors import BadRequest, Conflict
 from atrium.core.mail import compose, make_mailer
-from atrium.platform.identity import events
+from atrium.platform.identity import events, policies
 from atrium.platform.identity.exceptions import InvalidToken, SignupClosed
 from atrium.platform.identity.models import EmailToken, Membership, User
 from atrium.platform.identity.passwords import hash_password
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 VERIFY_EMAIL = "verify_email"
 TENANT_ADMIN = "Tenant Admin"
 MEMBER = "Member"
+ROLES_OFFERED = (TENANT_ADMIN, MEMBER)  # until access control brings the full role catalogue
 
 
 def isolation_for(region: str | None) -> Isolation:
@@ -78,6 +79,11 @@ async def signup(rt: Runtime, data: SignupRequest) -> None:
     """Register (or re-invite) the address and mail it; the same outcome whether it was known or not."""
     if rt.settings.signup_mode == "invite_only":
         raise SignupClosed("self-serve signup is closed on this platform; ask an administrator for an invitation")
+    problem = policies.password_problem(
+        data.password, min_length=policies.PLATFORM_MIN_LENGTH, block_common=True, email=str(data.email)
+    )
+    if problem:
+        raise BadRequest(problem, field="password")
     region = tenancy.check_region(rt, data.region, isolation_for(data.region))
     email = data.email.lower()
     payload: dict[str, str | None] = {
@@ -183,16 +189,16 @@ async def memberships(session: AsyncSession, user_id: str) -> list[MembershipRea
     rows = await session.execute(
         select(Membership.role, Tenant.id, Tenant.slug, Tenant.name)
         .join(Tenant, Tenant.id == Membership.tenant_id)
-        .where(Membership.user_id == user_id, Tenant.status != "deleted")
+        .where(Membership.user_id == user_id, Membership.active, Tenant.status != "deleted")
         .order_by(Tenant.slug)
     )
     return [MembershipRead(tenant_id=i, tenant_slug=s, tenant_name=n, role=r) for r, i, s, n in rows]
 
 
 async def membership_role(session: AsyncSession, user_id: str, tenant_id: str) -> str | None:
-    """The user's role in the tenant, or None when they are not a member."""
+    """The user's role in the tenant, or None when they are not an (active) member."""
     membership = await session.get(Membership, (user_id, tenant_id))
-    return membership.role if membership is not None else None
+    return membership.role if membership is not None and membership.active else None
 
 
 async def create_user(
@@ -214,3 +220,22 @@ async def create_user(
     data = {"email": email, "platform_admin": platform_admin}
     await events.record(session, "user.created", user_id=user.id, data=data)
     return user
+
+
+async def bootstrap_platform_admin(
+    session: AsyncSession, email: str, *, password: str | None, terms_version: str
+) -> tuple[User, str, str]:
+    """A platform administrator with a platform API key, for ``atrium demo`` and tests: returns
+    the user, the password (generated when None) and the key, both shown once."""
+    from atrium.platform.identity import api_keys
+
+    password = password or secrets.token_urlsafe(16)
+    user = await create_user(session, email, password, platform_admin=True, terms_version=terms_version)
+    _, key = await api_keys.create(session, user, None, name="bootstrap", scopes=[], expires_in_days=None)
+    return user, password, key
+
+
+async def set_marketing_opt_in(session: AsyncSession, user: User, opt_in: bool) -> None:
+    if user.marketing_opt_in != opt_in:
+        user.marketing_opt_in = opt_in
+        await events.record(session, "user.consent_changed", user_id=user.id, data={"marketing_opt_in": opt_in})

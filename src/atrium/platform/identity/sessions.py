@@ -75,13 +75,19 @@ async def check_password(rt: Runtime, email: str, password: str, *, ip: str | No
 
 
 async def start_session(rt: Runtime, user: User, *, ip: str | None, user_agent: str | None, mfa: bool) -> SignedIn:
-    """A new session (a new id) for a user who has passed every factor they must."""
+    """A new session (a new id) for a user who has passed every factor they must. Its lifetimes
+    are the strictest among the user's tenants' policies at this moment."""
+    from atrium.platform.identity import policies
+
     secret = secrets.token_urlsafe(32)
     async with rt.db.platform_session() as session, session.begin():
+        rules = await policies.account_rules(session, rt.settings, user.id)
         record = UserSession(
             user_id=user.id,
             token_hash=_hash(secret),
-            expires_at=utcnow() + dt.timedelta(hours=rt.settings.session_absolute_hours),
+            expires_at=utcnow() + dt.timedelta(hours=rules.absolute_hours),
+            idle_minutes=rules.idle_minutes,
+            mfa=mfa,
             ip=ip,
             user_agent=(user_agent or "")[:300] or None,
         )
@@ -107,7 +113,7 @@ async def authenticate(rt: Runtime, cookie: str | None) -> tuple[User, UserSessi
         record = await session.get(UserSession, session_id)
         if record is None or not secrets.compare_digest(record.token_hash, _hash(secret)):
             raise Unauthorized("sign in first")
-        idle_limit = record.last_seen_at + dt.timedelta(minutes=rt.settings.session_idle_minutes)
+        idle_limit = record.last_seen_at + dt.timedelta(minutes=record.idle_minutes or rt.settings.session_idle_minutes)
         if record.revoked_at is not None or record.expires_at <= now or idle_limit <= now:
             raise Unauthorized("the session has ended; sign in again")
         if now - record.last_seen_at >= _TOUCH_EVERY:
@@ -145,8 +151,10 @@ async def list_active(rt: Runtime, user: User) -> list[UserSession]:
             .where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None), UserSession.expires_at > now)
             .order_by(UserSession.created_at.desc())
         )
-        idle = dt.timedelta(minutes=rt.settings.session_idle_minutes)
-        return [s for s in rows.scalars() if s.last_seen_at + idle > now]
+        default_idle = rt.settings.session_idle_minutes
+        return [
+            s for s in rows.scalars() if s.last_seen_at + dt.timedelta(minutes=s.idle_minutes or default_idle) > now
+        ]
 
 
 async def revoke_own(rt: Runtime, user: User, session_id: str) -> None:
@@ -159,3 +167,19 @@ async def revoke_own(rt: Runtime, user: User, session_id: str) -> None:
         await events.record(
             session, "user.session_revoked", user_id=user.id, object_type="session", object_id=session_id
         )
+
+
+async def mark_mfa(rt: Runtime, session_id: str) -> None:
+    """The person just proved a second factor in this session (by enrolling one)."""
+    async with rt.db.platform_session() as session, session.begin():
+        await session.execute(update(UserSession).where(UserSession.id == session_id).values(mfa=True))
+
+
+async def optional_user(rt: Runtime, cookie: str | None) -> User | None:
+    """The signed-in user if the cookie is a live session, else None (for pages open to both)."""
+    if not cookie:
+        return None
+    try:
+        return (await authenticate(rt, cookie))[0]
+    except Unauthorized:
+        return None
