@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from atrium.api.deps import RuntimeDep
 from atrium.core.errors import AtriumError
-from atrium.platform.identity import api_keys, mfa, service, sessions
+from atrium.platform.identity import api_keys, mfa, service, sessions, trusted
 from atrium.platform.identity.models import User
 from atrium.platform.identity.schemas import ApiKeyCreate
 from atrium.web.console import Csrf, CurrentViewer, flash, problem_text, redirect, render
@@ -39,12 +39,16 @@ async def update_profile(request: Request, viewer: CurrentViewer, rt: RuntimeDep
 async def _security(request: Request, viewer: CurrentViewer, rt: RuntimeDep, **extra: Any) -> HTMLResponse:
     async with rt.db.platform_session() as session:
         totp = await mfa.confirmed_factor(session, viewer.user.id)
+        has_factor = await mfa.has_second_factor(session, viewer.user.id)
         keys = await api_keys.list_own(session, viewer.user)
+        devices = await trusted.list_own(session, viewer.user.id)
     active = await sessions.list_active(rt, viewer.user)
     return await render(
         request,
         "console/security.html",
         totp=totp,
+        has_factor=has_factor,
+        devices=devices,
         keys=keys,
         active_sessions=active,
         current_session=viewer.session.id,
@@ -79,6 +83,28 @@ async def confirm_totp(request: Request, viewer: CurrentViewer, rt: RuntimeDep, 
     await sessions.mark_mfa(rt, viewer.session.id)
     flash(request, "The authenticator app is enrolled. Keep the recovery codes somewhere safe.", "success")
     return await _security(request, viewer, rt, recovery_codes=codes)
+
+
+@router.post("/account/security/recovery-codes", dependencies=[Csrf])
+async def regenerate_codes(request: Request, viewer: CurrentViewer, rt: RuntimeDep) -> Response:
+    try:
+        codes = await mfa.regenerate_recovery_codes(rt, viewer.user)
+    except AtriumError as exc:
+        flash(request, exc.detail, "error")
+        return redirect("/account/security")
+    return await _security(request, viewer, rt, recovery_codes=codes)
+
+
+@router.post("/account/trusted-devices/{device_id}/forget", dependencies=[Csrf])
+async def forget_device(request: Request, device_id: str, viewer: CurrentViewer, rt: RuntimeDep) -> Response:
+    try:
+        async with rt.db.platform_session() as session, session.begin():
+            await trusted.forget(session, viewer.user, device_id)
+    except AtriumError as exc:
+        flash(request, exc.detail, "error")
+    else:
+        flash(request, "That browser will be asked for the second factor again.", "success")
+    return redirect("/account/security")
 
 
 @router.post("/account/sessions/{session_id}/revoke", dependencies=[Csrf])

@@ -11,8 +11,8 @@ from pydantic import ValidationError
 
 from atrium.api.deps import RuntimeDep
 from atrium.core.errors import AtriumError, Unauthorized
-from atrium.platform.identity import mfa, recovery, service, sessions
-from atrium.platform.identity.router import _set_session_cookie
+from atrium.platform.identity import mfa, recovery, service, sessions, trusted
+from atrium.platform.identity.router import _set_session_cookie, remember_device
 from atrium.platform.identity.schemas import SignupRequest
 from atrium.platform.identity.sessions import TooManyAttempts
 from atrium.web.console import Csrf, CurrentViewer, flash, problem_text, redirect, render
@@ -54,7 +54,9 @@ async def login(
 ) -> Response:
     ip, agent = _client(request)
     try:
-        result = await mfa.sign_in(rt, email, password, ip=ip, user_agent=agent)
+        result = await mfa.sign_in(
+            rt, email, password, ip=ip, user_agent=agent, trusted_device=request.cookies.get(trusted.COOKIE)
+        )
     except TooManyAttempts as exc:
         flash(request, exc.detail, "error")
         return await render(request, "console/login.html", status_code=429, email=email, next=safe_next(next))
@@ -76,7 +78,9 @@ async def mfa_page(request: Request) -> Response:
 
 
 @router.post("/login/mfa", dependencies=[Csrf])
-async def answer_mfa(request: Request, rt: RuntimeDep, code: Annotated[str, Form()]) -> Response:
+async def answer_mfa(
+    request: Request, rt: RuntimeDep, code: Annotated[str, Form()], remember: Annotated[str, Form()] = ""
+) -> Response:
     challenge = request.session.get("mfa_challenge")
     if not challenge:
         flash(request, "The sign-in expired; enter your password again.", "error")
@@ -91,7 +95,10 @@ async def answer_mfa(request: Request, rt: RuntimeDep, code: Annotated[str, Form
             return redirect("/login")
         flash(request, "That code is not valid." if isinstance(exc, Unauthorized) else exc.detail, "error")
         return await render(request, "console/mfa.html", status_code=exc.status_code, challenge=challenge)
-    return signed_in(request, rt, result, request.session.get("next"))
+    response = signed_in(request, rt, result, request.session.get("next"))
+    if remember == "on" and not await remember_device(response, rt, result.user, agent):
+        flash(request, "Your organization's policy does not allow trusting this browser.")
+    return response
 
 
 @router.post("/logout", dependencies=[Csrf])

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import pyotp
 from cryptography.fernet import Fernet
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from atrium.core.db import utcnow
 from atrium.core.errors import BadRequest, Conflict, Unauthorized
@@ -146,11 +146,41 @@ async def answer(rt: Runtime, token: str, code: str, *, ip: str | None, user_age
     return signed
 
 
-async def sign_in(rt: Runtime, email: str, password: str, *, ip: str | None, user_agent: str | None) -> SignedIn | str:
-    """The password first; then a session, or (with a second factor enrolled) a challenge token."""
+async def sign_in(
+    rt: Runtime,
+    email: str,
+    password: str,
+    *,
+    ip: str | None,
+    user_agent: str | None,
+    trusted_device: str | None = None,
+) -> SignedIn | str:
+    """The password first; then a session, or (with a second factor enrolled) a challenge token,
+    unless this browser is a trusted device of the user."""
+    from atrium.platform.identity import policies, trusted
+
     user = await check_password(rt, email, password, ip=ip)
     async with rt.db.platform_session() as session:
         enrolled = await has_second_factor(session, user.id)
+        if enrolled and trusted_device:
+            days = (await policies.account_rules(session, rt.settings, user.id)).trusted_device_days
+            if days > 0 and await trusted.is_trusted(session, days, user.id, trusted_device):
+                return await start_session(rt, user, ip=ip, user_agent=user_agent, mfa=True)
     if enrolled:
         return await challenge(rt, user)
     return await start_session(rt, user, ip=ip, user_agent=user_agent, mfa=False)
+
+
+async def regenerate_recovery_codes(rt: Runtime, user: User) -> list[str]:
+    """New recovery codes (the old ones stop working); for anyone with a second factor, including a
+    person whose only factor is a security key."""
+    async with rt.db.platform_session() as session, session.begin():
+        if not await has_second_factor(session, user.id):
+            raise Conflict("enrol a second factor first", field="mfa")
+        await session.execute(
+            delete(RecoveryCode).where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
+        )
+        codes = [f"{secrets.token_hex(3)}-{secrets.token_hex(3)}" for _ in range(RECOVERY_CODES)]
+        session.add_all(RecoveryCode(user_id=user.id, code_hash=_code_hash(c)) for c in codes)
+        await events.record(session, "user.mfa.recovery_codes_regenerated", user_id=user.id, actor=user.email)
+    return codes

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from atrium.core.db import utcnow
 from atrium.core.mail import compose, make_mailer
-from atrium.platform.identity import events, policies
+from atrium.platform.identity import events, policies, trusted
 from atrium.platform.identity.exceptions import InvalidToken
 from atrium.platform.identity.models import User
 from atrium.platform.identity.passwords import hash_password
@@ -55,5 +55,6 @@ async def reset_password(rt: Runtime, token: str, new_password: str) -> int:
         claimed.used_at = utcnow()
         user.password_hash = hash_password(new_password)
         ended = await revoke(session, user_id=user.id)
+        await trusted.forget(session, user)
         await events.record(session, "user.password_reset", user_id=user.id, data={"sessions_ended": ended})
     return ended

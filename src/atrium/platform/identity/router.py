@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from atrium.api.deps import RuntimeDep, check_cookie_csrf
 from atrium.core.db import utcnow
 from atrium.core.errors import NotFound
-from atrium.platform.identity import api_keys, mfa, recovery, service, sessions
+from atrium.platform.identity import api_keys, mfa, recovery, service, sessions, trusted
 from atrium.platform.identity.models import User, UserSession
 from atrium.platform.identity.schemas import (
     ApiKeyCreate,
@@ -28,6 +28,7 @@ from atrium.platform.identity.schemas import (
     SignupRequest,
     TotpConfirm,
     TotpEnrolment,
+    TrustedDeviceRead,
     VerifiedSignup,
     VerifyEmailRequest,
 )
@@ -86,7 +87,14 @@ async def login(data: LoginRequest, request: Request, response: Response, rt: Ru
     """Sign in with email and password. Without a second factor: a new HttpOnly session cookie (a new
     id every time). With one: 202 and a challenge to answer at /api/v1/auth/mfa."""
     ip = request.client.host if request.client else None
-    result = await mfa.sign_in(rt, data.email, data.password, ip=ip, user_agent=request.headers.get("user-agent"))
+    result = await mfa.sign_in(
+        rt,
+        data.email,
+        data.password,
+        ip=ip,
+        user_agent=request.headers.get("user-agent"),
+        trusted_device=request.cookies.get(trusted.COOKIE),
+    )
     if isinstance(result, str):
         return JSONResponse(MfaChallenge(challenge=result).model_dump(), status_code=status.HTTP_202_ACCEPTED)
     _set_session_cookie(response, rt, result)
@@ -97,9 +105,50 @@ async def login(data: LoginRequest, request: Request, response: Response, rt: Ru
 async def answer_mfa(data: MfaAnswer, request: Request, response: Response, rt: RuntimeDep) -> MeRead:
     """Answer the sign-in challenge with a TOTP code or a recovery code; starts the session."""
     ip = request.client.host if request.client else None
-    result = await mfa.answer(rt, data.challenge, data.code, ip=ip, user_agent=request.headers.get("user-agent"))
+    agent = request.headers.get("user-agent")
+    result = await mfa.answer(rt, data.challenge, data.code, ip=ip, user_agent=agent)
     _set_session_cookie(response, rt, result)
+    if data.remember_device:
+        await remember_device(response, rt, result.user, agent)
     return await _me(rt, result.user)
+
+
+async def remember_device(response: Response, rt: RuntimeDep, user: User, user_agent: str | None) -> bool:
+    """Set the trusted-device cookie when the person's tenants allow it; False when they do not."""
+    remembered = await trusted.remember(rt, user, user_agent=user_agent)
+    if remembered is None:
+        return False
+    value, expires_at = remembered
+    response.set_cookie(
+        trusted.COOKIE,
+        value,
+        max_age=max(0, int((expires_at - utcnow()).total_seconds())),
+        httponly=True,
+        secure=rt.settings.env == "production",
+        samesite="lax",
+        path="/",
+    )
+    return True
+
+
+@router.post("/api/v1/me/mfa/recovery-codes", response_model=RecoveryCodes)
+async def regenerate_recovery_codes(current: SignedInUser, rt: RuntimeDep) -> RecoveryCodes:
+    """Ten new recovery codes; the unused old ones stop working. Shown this once."""
+    return RecoveryCodes(recovery_codes=await mfa.regenerate_recovery_codes(rt, current[0]))
+
+
+@router.get("/api/v1/me/trusted-devices", response_model=list[TrustedDeviceRead])
+async def list_trusted_devices(current: SignedInUser, rt: RuntimeDep) -> list[TrustedDeviceRead]:
+    async with rt.db.platform_session() as session:
+        return [TrustedDeviceRead.model_validate(d) for d in await trusted.list_own(session, current[0].id)]
+
+
+@router.delete("/api/v1/me/trusted-devices/{device_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def forget_trusted_device(device_id: str, current: SignedInUser, rt: RuntimeDep) -> Response:
+    """Ask for the second factor again on that browser."""
+    async with rt.db.platform_session() as session, session.begin():
+        await trusted.forget(session, current[0], device_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/api/v1/me/mfa/totp", response_model=TotpEnrolment)

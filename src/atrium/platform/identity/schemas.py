@@ -126,6 +126,18 @@ class MfaAnswer(BaseModel):
 
     challenge: str = Field(min_length=10, max_length=200)
     code: str = Field(min_length=6, max_length=20, description="A TOTP code or an unused recovery code.")
+    remember_device: bool = Field(
+        False, description="Skip the second factor on this browser for as long as your tenants' policies allow."
+    )
+
+
+class TrustedDeviceRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    user_agent: str | None
+    created_at: dt.datetime
+    expires_at: dt.datetime
 
 
 class TotpEnrolment(BaseModel):
