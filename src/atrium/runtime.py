@@ -8,7 +8,7 @@ from atrium.core.events.consumers import registry as consumer_registry
 from atrium.core.events.relay import EventSystem
 from atrium.core.settings import Settings
 from atrium.core.tenancy import Database
-from atrium.platform.identity.throttle import LoginThrottle
+from atrium.platform.identity.throttle import RedisThrottle, make_throttle
 from atrium.platform.tenancy.registry import TenantRegistry
 
 
@@ -21,9 +21,13 @@ class Runtime:
         self.bus = make_bus(settings.broker_url)
         self.events = EventSystem(self.db, self.bus, consumer_registry, settings)
         self.signer = CheckpointSigner(settings)
-        self.login_throttle = LoginThrottle(settings.login_max_failures, settings.login_failure_window_minutes * 60)
+        self.login_throttle = make_throttle(
+            settings.redis_url, settings.login_max_failures, settings.login_failure_window_minutes * 60
+        )
 
     async def close(self) -> None:
         await self.bus.close()
         await self.tenants.close()
+        if isinstance(self.login_throttle, RedisThrottle):
+            await self.login_throttle.close()
         await self.db.dispose()

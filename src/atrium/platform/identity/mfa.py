@@ -115,7 +115,7 @@ async def answer(rt: Runtime, token: str, code: str, *, ip: str | None, user_age
         user = await session.get(User, pending.user_id)
         assert user is not None
         keys = (f"mfa:{user.id}",)
-        if rt.login_throttle.retry_after(*keys) > 0:
+        if await rt.login_throttle.retry_after(*keys) > 0:
             raise TooManyAttempts("too many wrong codes; wait and sign in again")
         factor = await confirmed_factor(session, user.id)
         accepted, via = factor is not None and _accept_totp(rt, factor, code), "totp"
@@ -133,9 +133,9 @@ async def answer(rt: Runtime, token: str, code: str, *, ip: str | None, user_age
                 recovery.used_at, accepted, via = utcnow(), True, "recovery_code"
         if accepted:
             pending.used_at = utcnow()
-            rt.login_throttle.succeeded(*keys)
+            await rt.login_throttle.succeeded(*keys)
     if not accepted:
-        rt.login_throttle.failed(*keys)
+        await rt.login_throttle.failed(*keys)
         async with rt.db.platform_session() as session, session.begin():
             await events.record(session, "user.mfa.failed", user_id=user.id, actor=user.email)
         raise Unauthorized("that code is not valid")

@@ -54,16 +54,16 @@ async def check_password(rt: Runtime, email: str, password: str, *, ip: str | No
     throttled per account and per IP."""
     email = email.strip().lower()
     keys = (f"account:{email}", f"ip:{ip}")
-    wait = rt.login_throttle.retry_after(*keys)
+    wait = await rt.login_throttle.retry_after(*keys)
     if wait > 0:
         raise TooManyAttempts(f"too many failed sign-ins; try again in {int(wait) + 1} s", retry_after=int(wait) + 1)
     async with rt.db.platform_session() as session, session.begin():
         user = (await session.execute(select(User).where(User.email == email))).scalar_one_or_none()
         valid = verify_password(password, user.password_hash if user else _DUMMY_HASH)
         if user is not None and valid and user.email_verified_at is not None:
-            rt.login_throttle.succeeded(*keys)
+            await rt.login_throttle.succeeded(*keys)
             return user
-        rt.login_throttle.failed(*keys)
+        await rt.login_throttle.failed(*keys)
         await events.record(
             session,
             "user.login_failed",

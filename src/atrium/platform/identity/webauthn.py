@@ -338,8 +338,8 @@ async def _verify_assertion(
     return record
 
 
-def _check_throttle(rt: Runtime, keys: tuple[str, ...], what: str) -> None:
-    wait = rt.login_throttle.retry_after(*keys)
+async def _check_throttle(rt: Runtime, keys: tuple[str, ...], what: str) -> None:
+    wait = await rt.login_throttle.retry_after(*keys)
     if wait > 0:
         raise TooManyAttempts(f"too many failed {what}; try again in {int(wait) + 1} s", retry_after=int(wait) + 1)
 
@@ -372,7 +372,7 @@ async def answer_second_factor(
         user = await session.get(User, pending.user_id)
         assert user is not None
         keys = (f"mfa:{user.id}",)
-        _check_throttle(rt, keys, "second-factor answers")
+        await _check_throttle(rt, keys, "second-factor answers")
         try:
             await _verify_assertion(
                 rt, session, assertion, challenge, SECOND_FACTOR, user_id=user.id, answers=pending.id
@@ -381,9 +381,9 @@ async def answer_second_factor(
             failure = exc
         else:
             pending.used_at = utcnow()
-            rt.login_throttle.succeeded(*keys)
+            await rt.login_throttle.succeeded(*keys)
     if failure is not None:
-        rt.login_throttle.failed(*keys)
+        await rt.login_throttle.failed(*keys)
         async with rt.db.platform_session() as session, session.begin():
             data = {"kind": "webauthn", "reason": failure.detail[:300]}
             await events.record(session, "user.mfa.failed", user_id=user.id, data=data, actor=user.email)
@@ -404,7 +404,7 @@ async def passkey_sign_in(
 ) -> SignedIn:
     """Passwordless sign-in with a passkey; failures are throttled per IP like passwords."""
     keys = (f"ip:{ip}",)
-    _check_throttle(rt, keys, "sign-ins")
+    await _check_throttle(rt, keys, "sign-ins")
     user: User | None = None
     try:
         assertion, challenge = _parse_assertion(credential)
@@ -413,10 +413,10 @@ async def passkey_sign_in(
             user = await session.get(User, record.user_id)
             assert user is not None
     except AtriumError as failure:
-        rt.login_throttle.failed(*keys)
+        await rt.login_throttle.failed(*keys)
         async with rt.db.platform_session() as session, session.begin():
             data = {"method": "passkey", "ip": ip, "reason": failure.detail[:300]}
             await events.record(session, "user.login_failed", user_id=None, data=data)
         raise
-    rt.login_throttle.succeeded(*keys)
+    await rt.login_throttle.succeeded(*keys)
     return await start_session(rt, user, ip=ip, user_agent=user_agent, mfa=True)

@@ -152,7 +152,7 @@ async def grant(
     """Authenticate the client (throttled per client id and per address) and issue a token.
     Refusals are recorded; successes are not (one event per token would drown the trail)."""
     keys = (f"oauth-client:{client_id}", f"oauth-ip:{ip}")
-    wait = rt.login_throttle.retry_after(*keys)
+    wait = await rt.login_throttle.retry_after(*keys)
     if wait > 0:
         raise OAuthError(
             "invalid_client",
@@ -171,10 +171,10 @@ async def grant(
     elif tenant is None or tenant.status == "deleted":
         reason = "tenant_gone"
     if client is None or reason is not None:
-        rt.login_throttle.failed(*keys)
+        await rt.login_throttle.failed(*keys)
         await _refused(session, client_id, client, reason or "bad_credentials", ip)
         raise OAuthError("invalid_client", "client authentication failed", status=401)
-    rt.login_throttle.succeeded(keys[0])
+    await rt.login_throttle.succeeded(keys[0])
     try:
         scopes = _granted_scopes(scope, client.scopes)
     except OAuthError:
