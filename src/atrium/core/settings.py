@@ -62,11 +62,25 @@ class Settings(BaseSettings):
     )
     mail_from: str = Field("Atrium <no-reply@atrium.local>", description="Sender of platform mail.")
     public_url: str = Field("http://127.0.0.1:8000", description="Base URL used in links sent by mail.")
+    sms_provider: Literal["off", "file", "webhook"] = Field(
+        "off",
+        description="SMS second factor: `off` (not offered), `file` (development: messages written under "
+        "`<data dir>/sms`) or `webhook` (POST `{to, text}` as JSON to `sms_webhook_url`).",
+    )
+    sms_webhook_url: str | None = Field(None, description="Where the `webhook` SMS provider posts each message.")
+    sms_webhook_token: SecretStr | None = Field(
+        None, description="Sent as `Authorization: Bearer …` to the SMS webhook, when set."
+    )
     signup_mode: Literal["open", "invite_only"] = Field("open", description="`invite_only` disables self-serve signup.")
     terms_version: str = Field("2026-11", description="Version of the terms and DPA accepted at signup.")
     email_token_ttl_minutes: int = Field(60 * 24, ge=1, description="Lifetime of an email verification token.")
     session_idle_minutes: int = Field(30, ge=1, description="A browser session ends after this long unused.")
     session_absolute_hours: int = Field(12, ge=1, description="A browser session ends this long after sign-in.")
+    outbound_private_networks: bool = Field(
+        False,
+        description="In production, may IdP metadata/discovery URLs a tenant enters point at private networks? "
+        "Off: such fetches are refused (SSRF guard); turn on for IdPs on the platform's internal network.",
+    )
     trusted_device_days: int = Field(
         30, ge=0, le=90, description="Days a browser may skip the second factor for people in no tenant (0: never)."
     )
@@ -115,6 +129,10 @@ class Settings(BaseSettings):
             raise InsecureConfiguration("ATRIUM_SECRET_KEY must be set to a unique secret outside development")
         if self.env == "production" and len(self.secret_key.get_secret_value()) < 32:
             raise InsecureConfiguration("ATRIUM_SECRET_KEY must be at least 32 characters in production")
+        if self.sms_provider == "webhook":
+            schemes = ("https://",) if self.env == "production" else ("https://", "http://")
+            if not (self.sms_webhook_url or "").startswith(schemes):
+                raise InsecureConfiguration("ATRIUM_SMS_WEBHOOK_URL must be https:// (http:// outside production)")
 
 
 @functools.cache

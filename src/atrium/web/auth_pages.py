@@ -15,6 +15,7 @@ from atrium.platform.identity import mfa, recovery, service, sessions, trusted
 from atrium.platform.identity.router import _set_session_cookie, remember_device
 from atrium.platform.identity.schemas import SignupRequest
 from atrium.platform.identity.sessions import TooManyAttempts
+from atrium.platform.identity.sso.service import local_path
 from atrium.web.console import Csrf, CurrentViewer, flash, problem_text, redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -22,9 +23,7 @@ router = APIRouter(include_in_schema=False)
 
 def safe_next(target: str | None) -> str:
     """Only a path on this site: an absolute or scheme-relative URL would be an open redirect."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    return target
+    return target if target and local_path(target) else "/"
 
 
 def _client(request: Request) -> tuple[str | None, str | None]:
@@ -41,7 +40,10 @@ def signed_in(request: Request, rt: RuntimeDep, result: sessions.SignedIn, targe
 
 @router.get("/login")
 async def login_page(request: Request, rt: RuntimeDep) -> HTMLResponse:
-    return await render(request, "console/login.html", next=safe_next(request.query_params.get("next")))
+    from atrium.web.sso_pages import login_extras  # social buttons; imported here: sso_pages imports this module
+
+    target = safe_next(request.query_params.get("next"))
+    return await render(request, "console/login.html", next=target, **await login_extras(request, rt, target))
 
 
 @router.post("/login", dependencies=[Csrf])

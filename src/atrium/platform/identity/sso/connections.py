@@ -63,7 +63,7 @@ async def oidc_config(
     if "openid" not in scopes.split():
         raise BadRequest("the scopes must include 'openid'", field="oidc.scopes")
     if data.discovery_url or "issuer" not in current:
-        metadata = await oidc.fetch_metadata(discovery_url, field="oidc.discovery_url")
+        metadata = await oidc.fetch_metadata(rt.settings, discovery_url, field="oidc.discovery_url")
     else:
         metadata = {k: v for k, v in current.items() if k not in ("discovery_url", "client_id", "scopes")}
     return {**metadata, "discovery_url": discovery_url, "client_id": client_id, "scopes": scopes}

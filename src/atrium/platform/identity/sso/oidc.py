@@ -29,6 +29,8 @@ from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
 from atrium.core.errors import BadRequest
+from atrium.core.net import check_outbound
+from atrium.core.settings import Settings
 from atrium.platform.identity.sso import service as sso
 from atrium.platform.identity.sso.models import SsoConnection, SsoLoginState
 from atrium.platform.identity.sso.service import SsoFailed
@@ -63,10 +65,12 @@ def _secure(url: str) -> bool:
     return bool(is_secure_transport(url))
 
 
-async def fetch_metadata(discovery_url: str, *, field: str = "discovery_url") -> dict[str, Any]:
-    """Fetch and check an IdP's discovery document; anything unusable is a 400 naming ``field``."""
+async def fetch_metadata(settings: Settings, discovery_url: str, *, field: str = "discovery_url") -> dict[str, Any]:
+    """Fetch and check an IdP's discovery document; anything unusable is a 400 naming ``field``.
+    The document's endpoints must be public addresses too: they are what the server calls later."""
     if not _secure(discovery_url):
         raise BadRequest("the discovery URL must use https", field=field)
+    await check_outbound(settings, discovery_url, field=field)
     try:
         async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as http:
             response = await http.get(discovery_url, headers={"Accept": "application/json"})
@@ -86,6 +90,8 @@ async def fetch_metadata(discovery_url: str, *, field: str = "discovery_url") ->
     insecure = [key for key in REQUIRED_METADATA[1:] if not _secure(document[key])]
     if insecure:
         raise BadRequest(f"the discovery document's {', '.join(insecure)} must use https", field=field)
+    for key in REQUIRED_METADATA[1:]:
+        await check_outbound(settings, document[key], field=field)
     metadata = {key: document[key] for key in REQUIRED_METADATA}
     metadata.update({key: document[key] for key in OPTIONAL_METADATA if isinstance(document.get(key), str)})
     algorithms = document.get("id_token_signing_alg_values_supported")

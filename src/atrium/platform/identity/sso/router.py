@@ -4,7 +4,7 @@ Admin), and the public sign-in round trip (discover → login → IdP → callba
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import RedirectResponse
@@ -40,18 +40,6 @@ SOCIAL_SIGNUP_PAGE = "/signup/sso"
 LINK_SENT_PAGE = "/login?sso=link-sent"
 
 ReturnTo = Annotated[str | None, Query(max_length=500, description="A path on this site to land on afterwards.")]
-
-
-def safe_return_to(value: str | None) -> str | None:
-    """A relative path on this site, or 400: anything with a scheme or a host (``//evil``,
-    ``/\\evil``, ``https://…``) would make the sign-in an open redirect."""
-    if value is None or value == "":
-        return None
-    parts = urlsplit(value)
-    hostless = not parts.scheme and not parts.netloc and value.startswith("/") and not value.startswith("//")
-    if not hostless or "\\" in value or any(ord(c) < 0x21 or ord(c) == 0x7F for c in value):
-        raise BadRequest("return_to must be a path on this site, such as /dashboard", field="return_to")
-    return value
 
 
 # -- a tenant's connections -------------------------------------------------------------------------
@@ -147,7 +135,7 @@ async def discover(data: SsoDiscoverRequest, session: PlatformSession) -> SsoDis
     """Whether the address's domain signs in through a company IdP, and where to start. Only the
     domain is looked at, never the account: this reveals which domains a tenant routes (public
     knowledge anyway), not who has an account."""
-    return_to = safe_return_to(data.return_to)
+    return_to = sso.safe_return_to(data.return_to)
     connection = await sso.connection_for_email(session, str(data.email))
     if connection is None:
         raise NotFound("no single sign-on for this address's domain; sign in with a password", field="email")
@@ -170,7 +158,7 @@ async def _enabled(rt: RuntimeDep, connection_id: str, protocol: str | None = No
 @router.get("/api/v1/auth/sso/{connection_id}/login", status_code=status.HTTP_302_FOUND, response_class=Response)
 async def login(connection_id: str, rt: RuntimeDep, return_to: ReturnTo = None) -> Response:
     """Send the browser to the connection's IdP (OIDC with PKCE, or a SAML AuthnRequest)."""
-    target = safe_return_to(return_to)
+    target = sso.safe_return_to(return_to)
     connection = await _enabled(rt, connection_id)
     if connection.protocol == "saml":
         from atrium.platform.identity.sso import saml  # built alongside; imported when first needed
@@ -216,7 +204,7 @@ async def oidc_callback(
     if isinstance(outcome, social.LinkMailed):
         return RedirectResponse(LINK_SENT_PAGE, status_code=status.HTTP_302_FOUND)
     try:
-        target = safe_return_to(return_to) or "/"
+        target = sso.safe_return_to(return_to) or "/"
     except BadRequest:  # stored before this rule tightened: land on the home page
         target = "/"
     response = RedirectResponse(target, status_code=status.HTTP_302_FOUND)

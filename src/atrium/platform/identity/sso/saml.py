@@ -40,6 +40,7 @@ from saml2.validate import ResponseLifetimeExceed, ToEarly  # type: ignore[impor
 
 from atrium.core.db import utcnow
 from atrium.core.errors import AtriumError, BadRequest, NotFound
+from atrium.core.net import guarded_client
 from atrium.platform.identity import events
 from atrium.platform.identity.sessions import SignedIn
 from atrium.platform.identity.sso.models import SsoConnection, SsoLoginState
@@ -49,6 +50,7 @@ from atrium.platform.identity.sso.service import (
     get_connection,
     new_state,
     remember_assertion,
+    safe_return_to,
     take_state,
 )
 
@@ -151,7 +153,7 @@ async def _fetch_metadata(rt: Runtime, url: str) -> str:
         raise BadRequest("the metadata URL must be an https:// address", field=field)
     try:
         async with (
-            httpx.AsyncClient(timeout=METADATA_FETCH_SECONDS, follow_redirects=True) as client,
+            guarded_client(rt.settings, field=field, timeout=METADATA_FETCH_SECONDS, follow_redirects=True) as client,
             client.stream("GET", url, headers={"accept": "application/samlmetadata+xml, application/xml"}) as answer,
         ):
             if answer.status_code != 200:
@@ -161,7 +163,7 @@ async def _fetch_metadata(rt: Runtime, url: str) -> str:
                 body += chunk
                 if len(body) > MAX_METADATA_BYTES:
                     raise BadRequest("the metadata is larger than 1 MB", field=field)
-    except httpx.HTTPError as exc:
+    except httpx.HTTPError as exc:  # a refused address raises BadRequest itself, from the request hook
         raise BadRequest(f"the metadata URL is unreachable: {type(exc).__name__}", field=field) from None
     try:
         return body.decode()
@@ -227,16 +229,6 @@ async def sp_metadata(rt: Runtime, connection: SsoConnection) -> str:
     return await asyncio.to_thread(_metadata_xml, _sp_settings(rt, connection.id))
 
 
-def _check_return_to(return_to: str | None) -> str:
-    """Only a path on this site: no scheme, no host (``//evil``), no backslash or control characters."""
-    if not return_to:
-        return "/"
-    odd = "\\" in return_to or any(ord(c) < 0x21 or ord(c) == 0x7F for c in return_to)
-    if not return_to.startswith("/") or return_to.startswith("//") or odd or len(return_to) > 500:
-        raise BadRequest("must be a path on this site, such as /console", field="return_to")
-    return return_to
-
-
 def _idp_config(connection: SsoConnection) -> dict[str, Any]:
     config = connection.config or {}
     if not config.get("idp_metadata_xml") or not config.get("idp_entity_id"):
@@ -261,7 +253,7 @@ async def login_redirect(rt: Runtime, connection: SsoConnection, return_to: str 
     return the URL to send the browser to (the IdP's, or Atrium's POST form for POST-only IdPs)."""
     if connection.protocol != "saml" or not connection.enabled:
         raise SsoFailed("this SAML connection is disabled", field="connection_id")
-    target = _check_return_to(return_to)
+    target = safe_return_to(return_to) or "/"
     config = _idp_config(connection)
     settings = _sp_settings(rt, connection.id, config)
     post_url = f"{sp_entity_id(rt, connection.id)}/authn-request"

@@ -47,6 +47,23 @@ class AssertionReplayed(SsoFailed):
     title = "Assertion already used"
 
 
+def local_path(value: str | None) -> bool:
+    """Is this a path on this site (no scheme, no host such as ``//evil`` or ``/\\evil``, no control
+    characters)? Anything else after a sign-in would be an open redirect."""
+    if not value or len(value) > 500 or not value.startswith("/") or value.startswith("//"):
+        return False
+    return "\\" not in value and not any(ord(c) < 0x21 or ord(c) == 0x7F for c in value)
+
+
+def safe_return_to(value: str | None) -> str | None:
+    """The requested return path, None when absent, or 400 when it is not a path on this site."""
+    if value is None or value == "":
+        return None
+    if not local_path(value):
+        raise BadRequest("return_to must be a path on this site, such as /dashboard", field="return_to")
+    return value
+
+
 def encrypt_secret(rt: Runtime, value: str) -> str:
     return fernet(rt.settings.secret_key, "sso").encrypt(value.encode()).decode()
 

@@ -95,7 +95,7 @@ SocialOutcome = SignedIn | PendingSignup | LinkMailed
 
 
 async def _config(
-    provider: str, client_id: str, scopes: str | None, discovery_url: str | None, current: dict[str, Any]
+    rt: Runtime, provider: str, client_id: str, scopes: str | None, discovery_url: str | None, current: dict[str, Any]
 ) -> dict[str, Any]:
     """The stored settings of a provider: GitHub's fixed endpoints, or an OIDC discovery fetched now."""
     if provider == oidc.GITHUB:
@@ -106,7 +106,7 @@ async def _config(
     scopes = " ".join((scopes or DEFAULT_SCOPES).split())
     if "openid" not in scopes.split():
         raise BadRequest("the scopes must include 'openid'", field="scopes")
-    metadata = await oidc.fetch_metadata(url, field="discovery_url")
+    metadata = await oidc.fetch_metadata(rt.settings, url, field="discovery_url")
     return {"provider": provider, **metadata, "discovery_url": url, "client_id": client_id, "scopes": scopes}
 
 
@@ -171,7 +171,7 @@ async def _record(session: AsyncSession, action: str, connection: SsoConnection,
 async def create_social(
     rt: Runtime, session: AsyncSession, data: SocialConnectionCreate, actor: Actor
 ) -> SocialConnectionRead:
-    config = await _config(data.provider, data.client_id, data.scopes, data.discovery_url, {})
+    config = await _config(rt, data.provider, data.client_id, data.scopes, data.discovery_url, {})
     connection = SsoConnection(
         tenant_id=None,
         protocol="oidc",
@@ -201,6 +201,7 @@ async def update_social(
     if {"client_id", "scopes", "discovery_url"} & given.keys():
         current = dict(connection.config)
         connection.config = await _config(
+            rt,
             provider,
             data.client_id or current["client_id"],
             data.scopes or current.get("scopes"),
