@@ -19,6 +19,7 @@ from atrium.platform.identity.oauth.router import router as oauth_router
 from atrium.platform.identity.router import router as auth_router
 from atrium.platform.identity.scim.router import router as scim_router
 from atrium.platform.identity.scim.router import token_router as scim_token_router
+from atrium.platform.identity.sms_router import router as sms_router
 from atrium.platform.identity.sso.router import router as sso_router
 from atrium.platform.identity.sso.saml_router import router as saml_router
 from atrium.platform.identity.tenant_router import router as tenant_identity_router
@@ -75,6 +76,7 @@ def create_app(
     ):
         app.include_router(router)
     app.include_router(webauthn_router)
+    app.include_router(sms_router)
     app.include_router(oauth_router)
     app.include_router(saml_router)
     app.include_router(sso_router)

@@ -6,6 +6,7 @@ from atrium.core.audit import models as _audit  # noqa: F401
 from atrium.core.events import models as _events  # noqa: F401
 from atrium.platform.identity import models as _identity  # noqa: F401
 from atrium.platform.identity import security_models as _security  # noqa: F401
+from atrium.platform.identity import sms_models as _sms  # noqa: F401
 from atrium.platform.identity.oauth import models as _oauth  # noqa: F401
 from atrium.platform.identity.scim import models as _scim  # noqa: F401
 from atrium.platform.identity.sso import models as _sso  # noqa: F401

@@ -142,9 +142,9 @@ def redirect(url: str) -> RedirectResponse:
 
 
 def mount_console(app: FastAPI) -> None:
-    from atrium.web import account_pages, auth_pages, platform_pages, tenant_pages
+    from atrium.web import account_pages, auth_pages, platform_pages, sso_pages, tenant_pages
 
-    for module in (auth_pages, account_pages, tenant_pages, platform_pages):
+    for module in (auth_pages, account_pages, tenant_pages, platform_pages, sso_pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 

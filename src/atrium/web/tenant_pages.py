@@ -4,17 +4,32 @@ Accepting an invitation lives here too. A tenant the viewer may not enter is not
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
+from starlette.datastructures import FormData, UploadFile
 
 from atrium.api.deps import RuntimeDep
-from atrium.core.errors import AtriumError
+from atrium.core.errors import AtriumError, BadRequest, NotFound
 from atrium.core.tenancy import TenantRef
 from atrium.platform.identity import invitations, members, policies, sessions
+from atrium.platform.identity.oauth import service as oauth
+from atrium.platform.identity.oauth.router import TOKEN_PATH
+from atrium.platform.identity.oauth.schemas import OAuthClientCreate
+from atrium.platform.identity.scim import tokens as scim_tokens
+from atrium.platform.identity.scim.router import BASE as SCIM_BASE
 from atrium.platform.identity.service import ROLES_OFFERED, TENANT_ADMIN
+from atrium.platform.identity.sso import connections as sso_connections
+from atrium.platform.identity.sso import oidc, saml
+from atrium.platform.identity.sso.schemas import (
+    DEFAULT_SCOPES,
+    SsoConnectionCreate,
+    SsoConnectionRead,
+    SsoConnectionUpdate,
+)
 from atrium.platform.tenancy.exceptions import TenantNotFound
 from atrium.runtime import Runtime
 from atrium.web.auth_pages import signed_in
@@ -145,9 +160,7 @@ async def end_session(
 
 @router.get("/t/{slug}/security")
 async def security_page(request: Request, tenant: AdminTenant, viewer: CurrentViewer, rt: RuntimeDep) -> HTMLResponse:
-    async with rt.db.platform_session() as session:
-        policy = await policies.get(session, tenant.id)
-    return await render(request, "console/tenant_security.html", tenant=tenant, is_admin=True, policy=policy)
+    return await _security(request, tenant, rt)
 
 
 def _optional_int(value: object) -> int | None:
@@ -213,3 +226,307 @@ async def accept_invitation(request: Request, rt: RuntimeDep) -> Response:
         return redirect("/login")
     flash(request, f"Welcome to {view.tenant_name}.", "success")
     return signed_in(request, rt, result, f"/t/{view.tenant_slug}")
+
+
+# -- integrations: single sign-on, SCIM and OAuth clients ------------------------------------------
+# The forms call the services the JSON API calls. A secret (the SCIM token, an OAuth client secret)
+# is rendered in the answer to the POST that made it, never stored in the console cookie, and never
+# shown again; an OIDC client secret is write-only.
+
+
+@dataclass(frozen=True)
+class ConnectionView:
+    """A connection as the page lists it, with the values the IdP's administrator enters there."""
+
+    connection: SsoConnectionRead
+    sp_values: list[tuple[str, str, str]]  # (stable key, label, value)
+
+
+@dataclass(frozen=True)
+class NewClientSecret:
+    client_id: str
+    name: str
+    secret: str
+    rotated: bool
+
+
+def _sp_values(rt: Runtime, connection: SsoConnectionRead) -> list[tuple[str, str, str]]:
+    if connection.protocol == "saml":
+        entity_id = saml.sp_entity_id(rt, connection.id)
+        return [
+            ("entity_id", "SP entity ID (audience)", entity_id),
+            ("acs_url", "Assertion consumer service URL (HTTP-POST)", saml.acs_url(rt, connection.id)),
+            ("metadata_url", "SP metadata URL", f"{entity_id}/metadata"),
+        ]
+    return [("redirect_uri", "Redirect URI", connection.redirect_uri or oidc.callback_url(rt, connection.id))]
+
+
+async def _security(
+    request: Request, tenant: TenantRef, rt: Runtime, status_code: int = 200, **extra: Any
+) -> HTMLResponse:
+    """The security page; ``extra`` carries a secret to show this once, or a form to fill in again."""
+    async with rt.db.platform_session() as session:
+        policy = await policies.get(session, tenant.id)
+        connections = await sso_connections.list_connections(rt, session, tenant.id)
+        scim = await scim_tokens.token_status(session, tenant.id)
+        clients = await oauth.list_for_tenant(session, tenant.id)
+    public_url = rt.settings.public_url.rstrip("/")
+    response = await render(
+        request,
+        "console/tenant_security.html",
+        status_code=status_code,
+        tenant=tenant,
+        is_admin=True,
+        policy=policy,
+        connections=[ConnectionView(c, _sp_values(rt, c)) for c in connections],
+        open_connection=request.query_params.get("connection"),
+        scim=scim,
+        scim_base_url=public_url + SCIM_BASE,
+        oauth_clients=clients,
+        oauth_token_url=public_url + TOKEN_PATH,
+        **extra,
+    )
+    if "scim_token" in extra or "new_client" in extra:
+        response.headers["Cache-Control"] = "no-store"  # a secret: not for the browser's cache
+    return response
+
+
+def _text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _words(text: str) -> list[str]:
+    """A list typed into one box: separated by commas, spaces or new lines."""
+    return text.replace(",", " ").split()
+
+
+def _checked(form: FormData, name: str) -> bool:
+    return form.get(name) == "on"
+
+
+def _refill(form: FormData, *names: str) -> dict[str, Any]:
+    """What the administrator typed, to show again after an error (never a secret field)."""
+    return {**{n: _text(form, n) for n in names}, "jit_enabled": _checked(form, "jit_enabled")}
+
+
+def _status(exc: Exception) -> int:
+    return exc.status_code if isinstance(exc, AtriumError) else 400
+
+
+def _connection_url(tenant: TenantRef, connection_id: str) -> str:
+    return f"/t/{tenant.slug}/security?connection={connection_id}#sso-{connection_id}"
+
+
+@router.post("/t/{slug}/security/sso/oidc", dependencies=[Csrf])
+async def create_oidc_connection(
+    request: Request, tenant: AdminTenant, viewer: CurrentViewer, rt: RuntimeDep
+) -> Response:
+    """Add the tenant's OpenID Connect IdP; its discovery document is fetched and checked first."""
+    form = await request.form()
+    try:
+        data = SsoConnectionCreate.model_validate(
+            {
+                "name": _text(form, "name"),
+                "protocol": "oidc",
+                "jit_enabled": _checked(form, "jit_enabled"),
+                "domains": _words(_text(form, "domains")),
+                "oidc": {
+                    "discovery_url": _text(form, "discovery_url"),
+                    "client_id": _text(form, "client_id"),
+                    "client_secret": _text(form, "client_secret") or None,
+                    "scopes": _text(form, "scopes") or DEFAULT_SCOPES,
+                },
+            }
+        )
+        async with rt.db.platform_session() as session, session.begin():
+            created = await sso_connections.create_connection(rt, session, tenant.id, data, viewer.user)
+    except (ValidationError, AtriumError) as exc:
+        flash(request, problem_text(exc), "error")
+        oidc_form = _refill(form, "name", "discovery_url", "client_id", "scopes", "domains")
+        return await _security(request, tenant, rt, status_code=_status(exc), oidc_form=oidc_form)
+    flash(request, f"{created.name} is added. Register the redirect URI below at the IdP.", "success")
+    return redirect(_connection_url(tenant, created.id))
+
+
+async def _saml_settings(form: FormData) -> dict[str, Any]:
+    """The SAML settings of the form: IdP metadata as an uploaded file, pasted XML or a URL."""
+    xml = _text(form, "idp_metadata_xml")
+    upload = form.get("idp_metadata_file")
+    if isinstance(upload, UploadFile) and upload.filename:
+        raw = await upload.read(saml.MAX_METADATA_BYTES + 1)
+        if len(raw) > saml.MAX_METADATA_BYTES:
+            raise BadRequest("the metadata is larger than 1 MB", field="idp_metadata_file")
+        try:
+            xml = raw.decode("utf-8-sig").strip()
+        except UnicodeDecodeError:
+            raise BadRequest("the metadata file is not UTF-8 XML", field="idp_metadata_file") from None
+    settings: dict[str, Any] = {"want_assertions_signed": _checked(form, "want_assertions_signed")}
+    if url := _text(form, "idp_metadata_url"):
+        settings["idp_metadata_url"] = url
+    if xml:
+        settings["idp_metadata_xml"] = xml
+    if attribute := _text(form, "email_attribute"):
+        settings["email_attribute"] = attribute
+    return settings
+
+
+@router.post("/t/{slug}/security/sso/saml", dependencies=[Csrf])
+async def create_saml_connection(
+    request: Request, tenant: AdminTenant, viewer: CurrentViewer, rt: RuntimeDep
+) -> Response:
+    """Add the tenant's SAML IdP from its metadata; the page then shows what the IdP needs of Atrium."""
+    form = await request.form()
+    try:
+        data = SsoConnectionCreate.model_validate(
+            {
+                "name": _text(form, "name"),
+                "protocol": "saml",
+                "jit_enabled": _checked(form, "jit_enabled"),
+                "domains": _words(_text(form, "domains")),
+                "saml": await _saml_settings(form),
+            }
+        )
+        async with rt.db.platform_session() as session, session.begin():
+            created = await sso_connections.create_connection(rt, session, tenant.id, data, viewer.user)
+    except (ValidationError, AtriumError) as exc:
+        flash(request, problem_text(exc), "error")
+        saml_form = _refill(form, "name", "idp_metadata_xml", "idp_metadata_url", "email_attribute", "domains")
+        saml_form["want_assertions_signed"] = _checked(form, "want_assertions_signed")
+        return await _security(request, tenant, rt, status_code=_status(exc), saml_form=saml_form)
+    flash(request, f"{created.name} is added. Give the IdP the service-provider values below.", "success")
+    return redirect(_connection_url(tenant, created.id))
+
+
+async def _update_connection(
+    request: Request, tenant: TenantRef, viewer: Viewer, rt: Runtime, connection_id: str, given: dict[str, Any]
+) -> Response:
+    """Apply a change; a connection of another tenant is not found (404), bad input a flash."""
+    try:
+        data = SsoConnectionUpdate.model_validate(given)
+        async with rt.db.platform_session() as session, session.begin():
+            saved = await sso_connections.update_connection(rt, session, tenant.id, connection_id, data, viewer.user)
+    except NotFound:
+        raise
+    except (ValidationError, AtriumError) as exc:
+        flash(request, problem_text(exc), "error")
+        return redirect(_connection_url(tenant, connection_id))
+    state = "enabled" if saved.enabled else "disabled"
+    flash(request, f"{saved.name} is saved ({state}).", "success")
+    return redirect(_connection_url(tenant, saved.id))
+
+
+@router.post("/t/{slug}/security/sso/connections/{connection_id}", dependencies=[Csrf])
+async def update_sso_connection(
+    request: Request, connection_id: str, tenant: AdminTenant, viewer: CurrentViewer, rt: RuntimeDep
+) -> Response:
+    """Rename, route other domains, switch just-in-time accounts, or replace an OIDC client secret."""
+    form = await request.form()
+    given: dict[str, Any] = {
+        "name": _text(form, "name"),
+        "domains": _words(_text(form, "domains")),
+        "jit_enabled": _checked(form, "jit_enabled"),
+    }
+    if secret := _text(form, "client_secret"):
+        given["oidc"] = {"client_secret": secret}
+    return await _update_connection(request, tenant, viewer, rt, connection_id, given)
+
+
+@router.post("/t/{slug}/security/sso/connections/{connection_id}/enable", dependencies=[Csrf])
+async def enable_sso_connection(
+    request: Request, connection_id: str, tenant: AdminTenant, viewer: CurrentViewer, rt: RuntimeDep
+) -> Response:
+    return await _update_connection(request, tenant, viewer, rt, connection_id, {"enabled": True})
+
+
+@router.post("/t/{slug}/security/sso/connections/{connection_id}/disable", dependencies=[Csrf])
+async def disable_sso_connection(
+    request: Request, connection_id: str, tenant: AdminTenant, viewer: CurrentViewer, rt: RuntimeDep
+) -> Response:
+    """A disabled connection takes no sign-ins; its settings and domains stay."""
+    return await _update_connection(request, tenant, viewer, rt, connection_id, {"enabled": False})
+
+
+@router.post("/t/{slug}/security/sso/connections/{connection_id}/delete", dependencies=[Csrf])
+async def delete_sso_connection(
+    request: Request, connection_id: str, tenant: AdminTenant, viewer: CurrentViewer, rt: RuntimeDep
+) -> Response:
+    """Remove the connection, its domains and linked identities (the accounts stay)."""
+    async with rt.db.platform_session() as session, session.begin():
+        await sso_connections.delete_connection(session, tenant.id, connection_id, viewer.user)
+    flash(request, "The connection is deleted; its domains sign in with passwords again.", "success")
+    return redirect(f"/t/{tenant.slug}/security#sso")
+
+
+@router.post("/t/{slug}/security/scim/token", dependencies=[Csrf])
+async def create_scim_token(
+    request: Request, tenant: AdminTenant, viewer: CurrentViewer, rt: RuntimeDep
+) -> HTMLResponse:
+    """Create the SCIM token, or rotate it (the old one stops at once); this answer shows it once."""
+    async with rt.db.platform_session() as session, session.begin():
+        token = await scim_tokens.create_token(session, tenant.id, viewer.user.email)
+    flash(request, "The SCIM token is ready. Copy it into the IdP now: it is shown only once.", "success")
+    return await _security(request, tenant, rt, scim_token=token)
+
+
+@router.post("/t/{slug}/security/scim/token/revoke", dependencies=[Csrf])
+async def revoke_scim_token(request: Request, tenant: AdminTenant, viewer: CurrentViewer, rt: RuntimeDep) -> Response:
+    async with rt.db.platform_session() as session, session.begin():
+        revoked = await scim_tokens.revoke_token(session, tenant.id, viewer.user.email)
+    if revoked:
+        flash(request, "The SCIM token is revoked: provisioning stops until a new one is created.", "success")
+    else:
+        flash(request, "There is no SCIM token to revoke.")
+    return redirect(f"/t/{tenant.slug}/security#scim")
+
+
+def _oauth_actor(viewer: Viewer) -> oauth.Actor:
+    return oauth.Actor(viewer.user.id, viewer.user.email)
+
+
+@router.post("/t/{slug}/security/oauth-clients", dependencies=[Csrf])
+async def create_oauth_client(
+    request: Request, tenant: AdminTenant, viewer: CurrentViewer, rt: RuntimeDep
+) -> HTMLResponse:
+    """A client for machine access to this tenant; this answer is the only time its secret shows."""
+    form = await request.form()
+    try:
+        data = OAuthClientCreate(name=_text(form, "name"), scopes=_words(_text(form, "scopes")))
+        async with rt.db.platform_session() as session, session.begin():
+            client, secret = await oauth.create(
+                session, tenant.id, name=data.name, scopes=data.scopes, actor=_oauth_actor(viewer)
+            )
+    except (ValidationError, AtriumError) as exc:
+        flash(request, problem_text(exc), "error")
+        oauth_form = {"name": _text(form, "name"), "scopes": _text(form, "scopes")}
+        return await _security(request, tenant, rt, status_code=_status(exc), oauth_form=oauth_form)
+    new_client = NewClientSecret(client.client_id, client.name, secret, rotated=False)
+    return await _security(request, tenant, rt, new_client=new_client)
+
+
+@router.post("/t/{slug}/security/oauth-clients/{client_id}/secret", dependencies=[Csrf])
+async def rotate_oauth_client_secret(
+    request: Request, client_id: str, tenant: AdminTenant, viewer: CurrentViewer, rt: RuntimeDep
+) -> Response:
+    """A new secret replaces the old one at once; shown in this answer only."""
+    try:
+        async with rt.db.platform_session() as session, session.begin():
+            client, secret = await oauth.rotate_secret(session, tenant.id, client_id, actor=_oauth_actor(viewer))
+    except NotFound:
+        raise
+    except AtriumError as exc:  # a revoked client gets no new secret
+        flash(request, exc.detail, "error")
+        return redirect(f"/t/{tenant.slug}/security#oauth-clients")
+    new_client = NewClientSecret(client.client_id, client.name, secret, rotated=True)
+    return await _security(request, tenant, rt, new_client=new_client)
+
+
+@router.post("/t/{slug}/security/oauth-clients/{client_id}/revoke", dependencies=[Csrf])
+async def revoke_oauth_client(
+    request: Request, client_id: str, tenant: AdminTenant, viewer: CurrentViewer, rt: RuntimeDep
+) -> Response:
+    """The client gets no new tokens; the ones it holds stop working within seconds."""
+    async with rt.db.platform_session() as session, session.begin():
+        client = await oauth.revoke(session, tenant.id, client_id, actor=_oauth_actor(viewer))
+    flash(request, f"{client.name} is revoked.", "success")
+    return redirect(f"/t/{tenant.slug}/security#oauth-clients")

@@ -19,7 +19,7 @@ from atrium.cli.migrate import migrate_all
 from atrium.runtime import Runtime
 from tests.conftest import make_settings
 
-TOKEN = re.compile(r"(?:Verification|Reset) code: (\S+)")
+TOKEN = re.compile(r"(?:Verification|Reset|Invitation) code: (\S+)")
 
 
 class Sink:

@@ -192,7 +192,9 @@ async def accept(
                 raise BadRequest("the terms and the data-processing agreement must be accepted", field="accept_terms")
             if not password:
                 raise BadRequest("choose a password", field="password")
-            await policies.check_new_password(session, password, tenant_ids=[invitation.tenant_id])
+            await policies.check_new_password(
+                session, password, tenant_ids=[invitation.tenant_id], email=invitation.email
+            )
             joined = User(
                 email=invitation.email,
                 password_hash=hash_password(password),

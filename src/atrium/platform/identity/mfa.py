@@ -24,6 +24,7 @@ from atrium.platform.identity.exceptions import InvalidToken
 from atrium.platform.identity.models import RecoveryCode, TotpFactor, User, WebAuthnCredential
 from atrium.platform.identity.service import issue_token, usable_token
 from atrium.platform.identity.sessions import SignedIn, TooManyAttempts, check_password, start_session
+from atrium.platform.identity.sms_models import SmsFactor
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -51,8 +52,12 @@ async def confirmed_factor(session: AsyncSession, user_id: str) -> TotpFactor | 
 
 
 async def has_second_factor(session: AsyncSession, user_id: str) -> bool:
-    """True when a password alone must not start a session: a confirmed TOTP or any WebAuthn credential."""
+    """True when a password alone must not start a session: a confirmed TOTP, a confirmed SMS phone
+    (even while SMS is turned off: recovery codes answer then) or any WebAuthn credential."""
     if await confirmed_factor(session, user_id) is not None:
+        return True
+    sms = await session.get(SmsFactor, user_id)
+    if sms is not None and sms.confirmed_at is not None:
         return True
     keys = await session.execute(select(WebAuthnCredential.id).where(WebAuthnCredential.user_id == user_id).limit(1))
     return keys.first() is not None

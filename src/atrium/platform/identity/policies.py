@@ -117,7 +117,7 @@ async def update(session: AsyncSession, tenant_id: str, data: PolicyUpdate, *, a
         policy = defaults(tenant_id)
         session.add(policy)
     before = _as_dict(policy)
-    for name, value in data.model_dump().items():
+    for name, value in data.model_dump(exclude_unset=True).items():
         setattr(policy, name, value)
     policy.updated_by = actor
     await session.flush()

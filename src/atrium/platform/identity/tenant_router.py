@@ -79,8 +79,8 @@ async def get_policy(ctx: TenantAdmin, session: PlatformSession) -> SecurityPoli
 
 @router.put(f"{BASE}/security-policy", response_model=SecurityPolicyRead)
 async def put_policy(data: policies.PolicyUpdate, ctx: TenantAdmin, session: PlatformSession) -> SecurityPolicyRead:
-    """Replace the policy. Lifetimes and the password rule apply from the next sign-in or password
-    change; the IP allowlist and forced MFA within seconds."""
+    """Set the policy (omitted fields keep their value). Lifetimes and the password rule apply from
+    the next sign-in or password change; the IP allowlist and forced MFA within seconds."""
     return SecurityPolicyRead.model_validate(await policies.update(session, ctx.tenant.id, data, actor=_actor()))
 
 
