@@ -300,6 +300,14 @@ async def test_a_connection_made_through_the_admin_route_signs_in(auth: Any, idp
     )
     assert created.status_code == 201, created.text
     assert created.json()["saml"]["idp_entity_id"] == IDP_ENTITY_ID
+    # a partial change keeps the stored metadata
+    patched = await client.patch(
+        f"/api/v1/tenants/{tenant_id}/sso/connections/{created.json()['id']}",
+        json={"saml": {"email_attribute": "mail"}},
+    )
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["saml"]["email_attribute"] == "mail"
+    assert patched.json()["saml"]["idp_entity_id"] == IDP_ENTITY_ID
     client.cookies.clear()
     s = Setup(client, rt, idp, tenant_id, created.json()["id"])
     start = await client.get(f"/api/v1/auth/sso/{s.connection_id}/login", params={"return_to": "/console"})

@@ -184,7 +184,11 @@ async def update_connection(
         if data.oidc.client_secret:
             connection.secret_encrypted = sso.encrypt_secret(rt, data.oidc.client_secret)
     if data.saml is not None:
-        connection.config = await _saml_config(rt, data.saml)
+        # A partial change (the email attribute, say) keeps the stored metadata; a new URL is fetched.
+        merged = {**connection.config, **data.saml}
+        if "idp_metadata_url" not in data.saml:
+            merged.pop("idp_metadata_url", None)
+        connection.config = await _saml_config(rt, merged)
     if data.name is not None:
         connection.name = data.name
     if data.enabled is not None:
