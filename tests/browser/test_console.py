@@ -66,7 +66,7 @@ def test_create_suspend_and_audit_a_tenant(page: Page, server: Server) -> None:
     form.get_by_label("Isolation").select_option("schema")
     form.get_by_role("button", name="Create tenant").click()
 
-    expect(page).to_have_url(re.compile(r"/tenants/acme-browser$"))
+    expect(page).to_have_url(re.compile(r"/tenants/acme-browser$"), timeout=60_000)  # provisioning runs first
     expect(page.locator(".flash-success")).to_have_text("Tenant acme-browser is ready.")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Acme Browser Ltd")
     expect(page.locator("#tenant-status")).to_have_text("active")

@@ -51,6 +51,9 @@ async def _admin_tenant(request: Request, slug: str, viewer: CurrentViewer) -> T
     ref = await _tenant(request, slug, viewer)
     if not (viewer.is_platform_admin or viewer.role_in(ref.id) == TENANT_ADMIN):
         raise TenantNotFound(slug)  # members do not learn which pages exist for administrators
+    if not viewer.is_platform_admin:  # the tenant's IP allowlist and forced MFA, as in the API
+        ip = request.client.host if request.client else None
+        await policies.enforce(request.app.state.runtime, ref.id, ip=ip, mfa=viewer.session.mfa, interactive=True)
     return ref
 
 
@@ -224,8 +227,9 @@ async def accept_invitation(request: Request, rt: RuntimeDep) -> Response:
     result = await mfa.sign_in(rt, joined.email, password, ip=ip, user_agent=request.headers.get("user-agent"))
     if isinstance(result, str):  # cannot happen for a new account, but never skip a factor
         return redirect("/login")
+    response = signed_in(request, rt, result, f"/t/{view.tenant_slug}")  # clears the console cookie first
     flash(request, f"Welcome to {view.tenant_name}.", "success")
-    return signed_in(request, rt, result, f"/t/{view.tenant_slug}")
+    return response
 
 
 # -- integrations: single sign-on, SCIM and OAuth clients ------------------------------------------
