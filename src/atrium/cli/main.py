@@ -345,7 +345,7 @@ def user_create(
 
 
 @app.command("demo")
-def demo(slug: str = "demo", admin_email: str = "admin@atrium.local") -> None:
+def demo(slug: str = "demo", admin_email: str = "admin@example.com") -> None:
     """Migrate, create the first platform administrator (credentials printed once) and a demo
     tenant they administer."""
     from sqlalchemy import select

@@ -6,12 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 
 from atrium.core.db import utcnow
 from atrium.core.errors import Conflict, NotFound
 from atrium.platform.identity import events
-from atrium.platform.identity.models import Membership, TotpFactor, User, UserSession
+from atrium.platform.identity.models import Membership, TotpFactor, User, UserSession, WebAuthnCredential
 from atrium.platform.identity.schemas import MemberRead, SessionRead, TenantSessionRead
 from atrium.platform.identity.service import TENANT_ADMIN
 from atrium.platform.identity.sessions import revoke
@@ -23,26 +23,29 @@ if TYPE_CHECKING:
 
 
 async def list_members(session: AsyncSession, tenant_id: str) -> list[MemberRead]:
+    """Members with whether they hold a second factor (a confirmed TOTP or a WebAuthn credential,
+    as ``mfa.has_second_factor`` counts them)."""
+    totp = exists().where(TotpFactor.user_id == User.id, TotpFactor.confirmed_at.is_not(None))
+    webauthn = exists().where(WebAuthnCredential.user_id == User.id)
     rows = await session.execute(
-        select(User.id, User.email, Membership.role, Membership.created_at, TotpFactor.confirmed_at)
+        select(User.id, User.email, Membership.role, Membership.created_at, totp | webauthn)
         .join(Membership, Membership.user_id == User.id)
-        .outerjoin(TotpFactor, TotpFactor.user_id == User.id)
         .where(Membership.tenant_id == tenant_id)
         .order_by(User.email)
     )
-    return [MemberRead(user_id=i, email=e, role=r, mfa_enrolled=c is not None, joined_at=j) for i, e, r, j, c in rows]
+    return [MemberRead(user_id=i, email=e, role=r, mfa_enrolled=bool(f), joined_at=j) for i, e, r, j, f in rows]
 
 
 async def remove_member(session: AsyncSession, tenant_id: str, user_id: str, *, actor: str) -> None:
-    """Take a person out of the tenant; the last Tenant Admin cannot be removed."""
+    """Take a person out of the tenant; the last active Tenant Admin cannot be removed."""
     membership = await session.get(Membership, (user_id, tenant_id))
     if membership is None:
         raise NotFound(f"no member {user_id!r}", field="user_id")
-    if membership.role == TENANT_ADMIN:
+    if membership.role == TENANT_ADMIN and membership.active:  # a suspended admin administers nothing
         admins = await session.scalar(
             select(func.count())
             .select_from(Membership)
-            .where(Membership.tenant_id == tenant_id, Membership.role == TENANT_ADMIN)
+            .where(Membership.tenant_id == tenant_id, Membership.role == TENANT_ADMIN, Membership.active)
         )
         if (admins or 0) <= 1:
             raise Conflict("the tenant's last administrator cannot be removed", field="user_id")
