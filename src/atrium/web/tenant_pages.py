@@ -185,7 +185,8 @@ async def save_policy(request: Request, tenant: AdminTenant, viewer: CurrentView
             trusted_device_days=_optional_int(form.get("trusted_device_days")) or 0,
         )
         async with rt.db.platform_session() as session, session.begin():
-            await policies.update(session, tenant.id, data, actor=viewer.user.email)
+            ip = None if viewer.is_platform_admin else (request.client.host if request.client else "")
+            await policies.update(session, tenant.id, data, actor=viewer.user.email, caller_ip=ip)
     except (ValidationError, AtriumError, ValueError) as exc:
         flash(request, problem_text(exc), "error")
         return redirect(f"/t/{tenant.slug}/security")

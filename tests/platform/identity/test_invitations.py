@@ -239,3 +239,29 @@ async def test_a_platform_admin_invites_the_first_admin_of_a_tenant_it_created(a
     await _login(client, "boss@customer.example", NEW_PASSWORD)
     people = await client.get("/api/v1/tenants/customer/members")
     assert [p["email"] for p in people.json()] == ["boss@customer.example"]
+
+
+async def test_an_unverified_signup_does_not_block_an_invitation_to_that_address(auth: Any) -> None:
+    """Someone may have started a signup with the address (or a stranger pre-registered it); the
+    invitation's mailed token proves the address, so accepting sets the password and verifies it."""
+    client, sink, rt = auth
+    await _admin_of_new_tenant(client, rt)
+    email = "late.verifier@example.com"
+    started = await client.post(
+        "/api/v1/auth/signup", json={**SIGNUP, "email": email, "password": "a pre-registered password phrase"}
+    )
+    assert started.status_code == 202
+    token = await _invited(client, sink, email)
+    client.cookies.clear()
+    preview = await client.post("/api/v1/auth/invitations/lookup", json={"token": token})
+    assert preview.json()["account_exists"] is False  # nobody can sign in as it yet
+    accepted = await _accept(client, token, password=NEW_PASSWORD, accept_terms=True)
+    assert accepted.status_code == 200, accepted.text
+    assert [m["tenant_slug"] for m in accepted.json()["memberships"]] == ["acme"]
+    await _login(client, email, NEW_PASSWORD)
+    client.cookies.clear()
+    old = await client.post("/api/v1/auth/login", json={"email": email, "password": "a pre-registered password phrase"})
+    assert old.status_code == 401
+    async with rt.db.platform_session() as session:
+        users = (await session.execute(select(User).where(User.email == email))).scalars().all()
+    assert len(users) == 1 and users[0].email_verified_at is not None

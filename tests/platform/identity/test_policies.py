@@ -373,3 +373,17 @@ async def test_the_ip_allowlist_guards_sessions_and_api_keys_but_not_platform_ad
             "local operator": 200,
             "remote operator": 200,
         }
+
+
+async def test_a_tenant_admin_cannot_lock_themselves_out_with_the_allowlist(auth: Any) -> None:
+    client, _sink, rt = auth
+    tenant_id = await _tenant(rt)
+    await _person(rt, "admin@acme.example", tenant_id, identity.TENANT_ADMIN)
+    await _login(client, "admin@acme.example")
+    url = "/api/v1/tenants/acme/security-policy"
+    refused = await client.put(url, json={"ip_allowlist": ["10.0.0.0/8"]})
+    assert refused.status_code == 400
+    assert refused.json()["field"] == "ip_allowlist" and "127.0.0.1" in refused.json()["detail"]
+    assert (await client.get(url)).json()["ip_allowlist"] == []
+    allowed = await client.put(url, json={"ip_allowlist": ["10.0.0.0/8", "127.0.0.1"]})
+    assert allowed.status_code == 200, allowed.text

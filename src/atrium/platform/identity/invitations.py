@@ -164,7 +164,9 @@ async def lookup(rt: Runtime, token: str) -> InvitationView:
         tenant = await session.get(Tenant, invitation.tenant_id)
         assert tenant is not None
         exists = (
-            await session.execute(select(User.id).where(func.lower(User.email) == invitation.email))
+            await session.execute(
+                select(User.id).where(func.lower(User.email) == invitation.email, User.email_verified_at.is_not(None))
+            )
         ).first() is not None
     return InvitationView(invitation.id, tenant.id, tenant.slug, tenant.name, invitation.email, invitation.role, exists)
 
@@ -185,9 +187,11 @@ async def accept(
                 raise Forbidden(f"this invitation is for {invitation.email}; sign in as that address", field="token")
             joined = await session.get(User, user.id)
             assert joined is not None
-        elif existing is not None:
+        elif existing is not None and existing.email_verified_at is not None:
             raise Forbidden("an account with this address exists; sign in first, then accept", field="token")
         else:
+            # Someone new, or a signup never verified: the mailed token proves the address, so the
+            # person sets the password here (a pre-registered stranger's password is replaced).
             if not accept_terms:
                 raise BadRequest("the terms and the data-processing agreement must be accepted", field="accept_terms")
             if not password:
@@ -195,16 +199,20 @@ async def accept(
             await policies.check_new_password(
                 session, password, tenant_ids=[invitation.tenant_id], email=invitation.email
             )
-            joined = User(
-                email=invitation.email,
-                password_hash=hash_password(password),
-                terms_version=rt.settings.terms_version,
-                email_verified_at=utcnow(),  # the mailed token proves the address
-            )
-            session.add(joined)
+            if existing is None:
+                joined = User(email=invitation.email, password_hash="", terms_version=rt.settings.terms_version)
+                session.add(joined)
+            else:
+                joined = existing
+                joined.terms_version, joined.terms_accepted_at = rt.settings.terms_version, utcnow()
+            joined.password_hash = hash_password(password)
+            joined.email_verified_at = utcnow()
             await session.flush()
             await events.record(
-                session, "user.created", user_id=joined.id, data={"email": joined.email, "via": "invitation"}
+                session,
+                "user.created" if existing is None else "user.email_verified",
+                user_id=joined.id,
+                data={"email": joined.email, "via": "invitation"},
             )
         if await session.get(Membership, (joined.id, invitation.tenant_id)) is None:
             session.add(Membership(user_id=joined.id, tenant_id=invitation.tenant_id, role=invitation.role))

@@ -111,7 +111,17 @@ async def get(session: AsyncSession, tenant_id: str) -> TenantSecurityPolicy:
     return await session.get(TenantSecurityPolicy, tenant_id) or defaults(tenant_id)
 
 
-async def update(session: AsyncSession, tenant_id: str, data: PolicyUpdate, *, actor: str) -> TenantSecurityPolicy:
+async def update(
+    session: AsyncSession, tenant_id: str, data: PolicyUpdate, *, actor: str, caller_ip: str | None = None
+) -> TenantSecurityPolicy:
+    """Change the given fields. With ``caller_ip`` (a Tenant Admin's request), an allowlist that
+    would shut that very address out is refused: only a platform admin could undo it."""
+    if caller_ip is not None and data.ip_allowlist:
+        guard = TenantGuard(tuple(ipaddress.ip_network(c, strict=False) for c in data.ip_allowlist), False)
+        if not guard.allows_ip(caller_ip):
+            raise BadRequest(
+                f"the allowlist would lock you out: your address {caller_ip} is not in it", field="ip_allowlist"
+            )
     policy = await session.get(TenantSecurityPolicy, tenant_id)
     if policy is None:
         policy = defaults(tenant_id)

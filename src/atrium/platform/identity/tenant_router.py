@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response, status
 
-from atrium.api.deps import PlatformSession, RuntimeDep, TenantAdmin
+from atrium.api.deps import CurrentPrincipal, PlatformSession, RuntimeDep, TenantAdmin
 from atrium.core import context
 from atrium.platform.identity import invitations, members, policies, sessions
 from atrium.platform.identity.schemas import (
@@ -78,10 +78,19 @@ async def get_policy(ctx: TenantAdmin, session: PlatformSession) -> SecurityPoli
 
 
 @router.put(f"{BASE}/security-policy", response_model=SecurityPolicyRead)
-async def put_policy(data: policies.PolicyUpdate, ctx: TenantAdmin, session: PlatformSession) -> SecurityPolicyRead:
+async def put_policy(
+    data: policies.PolicyUpdate,
+    request: Request,
+    ctx: TenantAdmin,
+    session: PlatformSession,
+    principal: CurrentPrincipal,
+) -> SecurityPolicyRead:
     """Set the policy (omitted fields keep their value). Lifetimes and the password rule apply from
     the next sign-in or password change; the IP allowlist and forced MFA within seconds."""
-    return SecurityPolicyRead.model_validate(await policies.update(session, ctx.tenant.id, data, actor=_actor()))
+    ip = None if principal.platform_admin else (request.client.host if request.client else "")
+    return SecurityPolicyRead.model_validate(
+        await policies.update(session, ctx.tenant.id, data, actor=_actor(), caller_ip=ip)
+    )
 
 
 @router.post("/api/v1/auth/invitations/lookup", response_model=InvitationPreview)
