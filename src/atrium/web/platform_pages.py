@@ -1,25 +1,30 @@
 """Console pages of the platform's operators (platform administrators only): overview, tenants
 with their lifecycle and provisioning log, sales-provided provisioning (invite a tenant's first
-administrator), the audit trail and the local mailbox."""
+administrator), the audit trail, the local mailbox and the social sign-in providers."""
 
 from __future__ import annotations
 
 from email import message_from_bytes, policy
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
+from starlette.datastructures import FormData
 
 from atrium.api.deps import PlatformSession, RuntimeDep
 from atrium.core.audit import service as audit
-from atrium.core.errors import AtriumError
+from atrium.core.errors import AtriumError, NotFound
 from atrium.platform.identity import invitations
 from atrium.platform.identity.service import TENANT_ADMIN
+from atrium.platform.identity.sso import social
+from atrium.platform.identity.sso.schemas import SocialConnectionCreate, SocialConnectionRead, SocialConnectionUpdate
 from atrium.platform.tenancy import repository as tenant_repo
 from atrium.platform.tenancy import service as tenants
 from atrium.platform.tenancy.schemas import TenantCreate
+from atrium.runtime import Runtime
 from atrium.web.console import Csrf, CurrentViewer, PlatformViewer, flash, problem_text, redirect, render
+from atrium.web.tenant_pages import _checked, _status, _text
 
 router = APIRouter(include_in_schema=False)
 
@@ -175,3 +180,118 @@ async def mailbox(request: Request, viewer: PlatformViewer, rt: RuntimeDep) -> H
             }
         )
     return await render(request, "console/mailbox.html", messages=messages, smtp=bool(rt.settings.smtp_url))
+
+
+# -- social sign-in providers ------------------------------------------------------------------------
+
+SOCIAL_PAGE = "/social"
+_SOCIAL_FIELDS = ("provider", "name", "client_id", "scopes", "discovery_url")
+
+
+def _social_url(connection_id: str) -> str:
+    return f"{SOCIAL_PAGE}?connection={connection_id}#social-{connection_id}"
+
+
+def _social_refill(form: FormData, *names: str) -> dict[str, Any]:
+    """What the administrator typed, to show again after an error (never the client secret)."""
+    flags = {"enabled": _checked(form, "enabled"), "allow_signup": _checked(form, "allow_signup")}
+    return {**{n: _text(form, n) for n in names}, **flags}
+
+
+async def _social_page(
+    request: Request, rt: Runtime, status_code: int = 200, open_connection: str | None = None, **extra: Any
+) -> HTMLResponse:
+    """The providers page, one provider's settings unfolded; ``extra`` carries a form to fill in
+    again after an error."""
+    async with rt.db.platform_session() as session:
+        providers = await social.list_social(rt, session)
+    return await render(
+        request,
+        "console/platform_social.html",
+        status_code=status_code,
+        providers=providers,
+        provider_names=social.PROVIDER_NAMES,
+        open_connection=open_connection or request.query_params.get("connection"),
+        **extra,
+    )
+
+
+@router.get(SOCIAL_PAGE)
+async def social_page(request: Request, viewer: PlatformViewer, rt: RuntimeDep) -> HTMLResponse:
+    return await _social_page(request, rt)
+
+
+@router.post(SOCIAL_PAGE, dependencies=[Csrf])
+async def create_social_provider(request: Request, viewer: PlatformViewer, rt: RuntimeDep) -> Response:
+    """Offer sign-in through a provider; an OIDC discovery document is fetched and checked first."""
+    form = await request.form()
+    try:
+        data = SocialConnectionCreate.model_validate(
+            {
+                "provider": _text(form, "provider"),
+                "name": _text(form, "name") or None,
+                "client_id": _text(form, "client_id"),
+                "client_secret": _text(form, "client_secret"),
+                "scopes": _text(form, "scopes") or None,
+                "discovery_url": _text(form, "discovery_url") or None,
+                "enabled": _checked(form, "enabled"),
+                "allow_signup": _checked(form, "allow_signup"),
+            }
+        )
+        async with rt.db.platform_session() as session, session.begin():
+            created = await social.create_social(rt, session, data, viewer.user)
+    except (ValidationError, AtriumError) as exc:
+        flash(request, problem_text(exc), "error")
+        new_form = _social_refill(form, *_SOCIAL_FIELDS)
+        return await _social_page(request, rt, status_code=_status(exc), new_form=new_form)
+    flash(request, f"{created.name} is added. Register the callback URL below at the provider.", "success")
+    return redirect(_social_url(created.id))
+
+
+def _social_changes(form: FormData, current: SocialConnectionRead) -> dict[str, Any]:
+    """The update a submitted edit form asks for. The provider settings are sent only when they
+    changed (an empty box keeps the stored value), so a rename does not fetch the discovery again."""
+    given: dict[str, Any] = {
+        "name": _text(form, "name"),
+        "enabled": _checked(form, "enabled"),
+        "allow_signup": _checked(form, "allow_signup"),
+    }
+    typed = {n: " ".join(_text(form, n).split()) for n in ("client_id", "scopes", "discovery_url")}
+    given |= {n: value for n, value in typed.items() if value and value != getattr(current, n)}
+    if secret := _text(form, "client_secret"):
+        given["client_secret"] = secret
+    return given
+
+
+@router.post(SOCIAL_PAGE + "/{connection_id}", dependencies=[Csrf])
+async def update_social_provider(
+    request: Request, connection_id: str, viewer: PlatformViewer, rt: RuntimeDep
+) -> Response:
+    """Rename, enable or disable, open or close signup, or change the client or discovery settings."""
+    form = await request.form()
+    try:
+        async with rt.db.platform_session() as session, session.begin():
+            current = social.to_read(rt, await social.get_social(session, connection_id))
+            data = SocialConnectionUpdate.model_validate(_social_changes(form, current))
+            saved = await social.update_social(rt, session, connection_id, data, viewer.user)
+    except NotFound:
+        raise
+    except (ValidationError, AtriumError) as exc:
+        flash(request, problem_text(exc), "error")
+        edit_form = {"id": connection_id, **_social_refill(form, *_SOCIAL_FIELDS[1:])}
+        return await _social_page(
+            request, rt, status_code=_status(exc), edit_form=edit_form, open_connection=connection_id
+        )
+    flash(request, f"{saved.name} is saved ({'enabled' if saved.enabled else 'disabled'}).", "success")
+    return redirect(_social_url(saved.id))
+
+
+@router.post(SOCIAL_PAGE + "/{connection_id}/delete", dependencies=[Csrf])
+async def delete_social_provider(
+    request: Request, connection_id: str, viewer: PlatformViewer, rt: RuntimeDep
+) -> Response:
+    """Remove the provider and its linked identities (the accounts stay, with their passwords)."""
+    async with rt.db.platform_session() as session, session.begin():
+        await social.delete_social(session, connection_id, viewer.user)
+    flash(request, "The provider is deleted; people who used it sign in with their passwords.", "success")
+    return redirect(SOCIAL_PAGE)
