@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
+from starlette.datastructures import FormData
 
 from atrium.core import context
 from atrium.core.errors import AtriumError, Forbidden, Unauthorized
@@ -108,6 +109,21 @@ def problem_text(exc: Exception) -> str:
     if isinstance(exc, AtriumError):
         return exc.detail
     return str(exc)
+
+
+def form_text(form: FormData, name: str) -> str:
+    """A text field, trimmed ("" when absent or a file)."""
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def form_checked(form: FormData, name: str) -> bool:
+    return form.get(name) == "on"
+
+
+def error_status(exc: Exception) -> int:
+    """The status to re-render a form with after ``exc``."""
+    return exc.status_code if isinstance(exc, AtriumError) else 400
 
 
 async def render(request: Request, name: str, status_code: int = 200, **ctx: Any) -> HTMLResponse:

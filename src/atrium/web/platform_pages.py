@@ -23,8 +23,18 @@ from atrium.platform.tenancy import repository as tenant_repo
 from atrium.platform.tenancy import service as tenants
 from atrium.platform.tenancy.schemas import TenantCreate
 from atrium.runtime import Runtime
-from atrium.web.console import Csrf, CurrentViewer, PlatformViewer, flash, problem_text, redirect, render
-from atrium.web.tenant_pages import _checked, _status, _text
+from atrium.web.console import (
+    Csrf,
+    CurrentViewer,
+    PlatformViewer,
+    error_status,
+    flash,
+    form_checked,
+    form_text,
+    problem_text,
+    redirect,
+    render,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -194,8 +204,8 @@ def _social_url(connection_id: str) -> str:
 
 def _social_refill(form: FormData, *names: str) -> dict[str, Any]:
     """What the administrator typed, to show again after an error (never the client secret)."""
-    flags = {"enabled": _checked(form, "enabled"), "allow_signup": _checked(form, "allow_signup")}
-    return {**{n: _text(form, n) for n in names}, **flags}
+    flags = {"enabled": form_checked(form, "enabled"), "allow_signup": form_checked(form, "allow_signup")}
+    return {**{n: form_text(form, n) for n in names}, **flags}
 
 
 async def _social_page(
@@ -228,14 +238,14 @@ async def create_social_provider(request: Request, viewer: PlatformViewer, rt: R
     try:
         data = SocialConnectionCreate.model_validate(
             {
-                "provider": _text(form, "provider"),
-                "name": _text(form, "name") or None,
-                "client_id": _text(form, "client_id"),
-                "client_secret": _text(form, "client_secret"),
-                "scopes": _text(form, "scopes") or None,
-                "discovery_url": _text(form, "discovery_url") or None,
-                "enabled": _checked(form, "enabled"),
-                "allow_signup": _checked(form, "allow_signup"),
+                "provider": form_text(form, "provider"),
+                "name": form_text(form, "name") or None,
+                "client_id": form_text(form, "client_id"),
+                "client_secret": form_text(form, "client_secret"),
+                "scopes": form_text(form, "scopes") or None,
+                "discovery_url": form_text(form, "discovery_url") or None,
+                "enabled": form_checked(form, "enabled"),
+                "allow_signup": form_checked(form, "allow_signup"),
             }
         )
         async with rt.db.platform_session() as session, session.begin():
@@ -243,7 +253,7 @@ async def create_social_provider(request: Request, viewer: PlatformViewer, rt: R
     except (ValidationError, AtriumError) as exc:
         flash(request, problem_text(exc), "error")
         new_form = _social_refill(form, *_SOCIAL_FIELDS)
-        return await _social_page(request, rt, status_code=_status(exc), new_form=new_form)
+        return await _social_page(request, rt, status_code=error_status(exc), new_form=new_form)
     flash(request, f"{created.name} is added. Register the callback URL below at the provider.", "success")
     return redirect(_social_url(created.id))
 
@@ -252,13 +262,13 @@ def _social_changes(form: FormData, current: SocialConnectionRead) -> dict[str, 
     """The update a submitted edit form asks for. The provider settings are sent only when they
     changed (an empty box keeps the stored value), so a rename does not fetch the discovery again."""
     given: dict[str, Any] = {
-        "name": _text(form, "name"),
-        "enabled": _checked(form, "enabled"),
-        "allow_signup": _checked(form, "allow_signup"),
+        "name": form_text(form, "name"),
+        "enabled": form_checked(form, "enabled"),
+        "allow_signup": form_checked(form, "allow_signup"),
     }
-    typed = {n: " ".join(_text(form, n).split()) for n in ("client_id", "scopes", "discovery_url")}
+    typed = {n: " ".join(form_text(form, n).split()) for n in ("client_id", "scopes", "discovery_url")}
     given |= {n: value for n, value in typed.items() if value and value != getattr(current, n)}
-    if secret := _text(form, "client_secret"):
+    if secret := form_text(form, "client_secret"):
         given["client_secret"] = secret
     return given
 
@@ -280,7 +290,7 @@ async def update_social_provider(
         flash(request, problem_text(exc), "error")
         edit_form = {"id": connection_id, **_social_refill(form, *_SOCIAL_FIELDS[1:])}
         return await _social_page(
-            request, rt, status_code=_status(exc), edit_form=edit_form, open_connection=connection_id
+            request, rt, status_code=error_status(exc), edit_form=edit_form, open_connection=connection_id
         )
     flash(request, f"{saved.name} is saved ({'enabled' if saved.enabled else 'disabled'}).", "success")
     return redirect(_social_url(saved.id))

@@ -33,7 +33,18 @@ from atrium.platform.identity.sso.schemas import (
 from atrium.platform.tenancy.exceptions import TenantNotFound
 from atrium.runtime import Runtime
 from atrium.web.auth_pages import signed_in
-from atrium.web.console import Csrf, CurrentViewer, Viewer, flash, problem_text, redirect, render
+from atrium.web.console import (
+    Csrf,
+    CurrentViewer,
+    Viewer,
+    error_status,
+    flash,
+    form_checked,
+    form_text,
+    problem_text,
+    redirect,
+    render,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -296,27 +307,14 @@ async def _security(
     return response
 
 
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
-
-
 def _words(text: str) -> list[str]:
     """A list typed into one box: separated by commas, spaces or new lines."""
     return text.replace(",", " ").split()
 
 
-def _checked(form: FormData, name: str) -> bool:
-    return form.get(name) == "on"
-
-
 def _refill(form: FormData, *names: str) -> dict[str, Any]:
     """What the administrator typed, to show again after an error (never a secret field)."""
-    return {**{n: _text(form, n) for n in names}, "jit_enabled": _checked(form, "jit_enabled")}
-
-
-def _status(exc: Exception) -> int:
-    return exc.status_code if isinstance(exc, AtriumError) else 400
+    return {**{n: form_text(form, n) for n in names}, "jit_enabled": form_checked(form, "jit_enabled")}
 
 
 def _connection_url(tenant: TenantRef, connection_id: str) -> str:
@@ -332,15 +330,15 @@ async def create_oidc_connection(
     try:
         data = SsoConnectionCreate.model_validate(
             {
-                "name": _text(form, "name"),
+                "name": form_text(form, "name"),
                 "protocol": "oidc",
-                "jit_enabled": _checked(form, "jit_enabled"),
-                "domains": _words(_text(form, "domains")),
+                "jit_enabled": form_checked(form, "jit_enabled"),
+                "domains": _words(form_text(form, "domains")),
                 "oidc": {
-                    "discovery_url": _text(form, "discovery_url"),
-                    "client_id": _text(form, "client_id"),
-                    "client_secret": _text(form, "client_secret") or None,
-                    "scopes": _text(form, "scopes") or DEFAULT_SCOPES,
+                    "discovery_url": form_text(form, "discovery_url"),
+                    "client_id": form_text(form, "client_id"),
+                    "client_secret": form_text(form, "client_secret") or None,
+                    "scopes": form_text(form, "scopes") or DEFAULT_SCOPES,
                 },
             }
         )
@@ -349,14 +347,14 @@ async def create_oidc_connection(
     except (ValidationError, AtriumError) as exc:
         flash(request, problem_text(exc), "error")
         oidc_form = _refill(form, "name", "discovery_url", "client_id", "scopes", "domains")
-        return await _security(request, tenant, rt, status_code=_status(exc), oidc_form=oidc_form)
+        return await _security(request, tenant, rt, status_code=error_status(exc), oidc_form=oidc_form)
     flash(request, f"{created.name} is added. Register the redirect URI below at the IdP.", "success")
     return redirect(_connection_url(tenant, created.id))
 
 
 async def _saml_settings(form: FormData) -> dict[str, Any]:
     """The SAML settings of the form: IdP metadata as an uploaded file, pasted XML or a URL."""
-    xml = _text(form, "idp_metadata_xml")
+    xml = form_text(form, "idp_metadata_xml")
     upload = form.get("idp_metadata_file")
     if isinstance(upload, UploadFile) and upload.filename:
         raw = await upload.read(saml.MAX_METADATA_BYTES + 1)
@@ -366,12 +364,12 @@ async def _saml_settings(form: FormData) -> dict[str, Any]:
             xml = raw.decode("utf-8-sig").strip()
         except UnicodeDecodeError:
             raise BadRequest("the metadata file is not UTF-8 XML", field="idp_metadata_file") from None
-    settings: dict[str, Any] = {"want_assertions_signed": _checked(form, "want_assertions_signed")}
-    if url := _text(form, "idp_metadata_url"):
+    settings: dict[str, Any] = {"want_assertions_signed": form_checked(form, "want_assertions_signed")}
+    if url := form_text(form, "idp_metadata_url"):
         settings["idp_metadata_url"] = url
     if xml:
         settings["idp_metadata_xml"] = xml
-    if attribute := _text(form, "email_attribute"):
+    if attribute := form_text(form, "email_attribute"):
         settings["email_attribute"] = attribute
     return settings
 
@@ -385,10 +383,10 @@ async def create_saml_connection(
     try:
         data = SsoConnectionCreate.model_validate(
             {
-                "name": _text(form, "name"),
+                "name": form_text(form, "name"),
                 "protocol": "saml",
-                "jit_enabled": _checked(form, "jit_enabled"),
-                "domains": _words(_text(form, "domains")),
+                "jit_enabled": form_checked(form, "jit_enabled"),
+                "domains": _words(form_text(form, "domains")),
                 "saml": await _saml_settings(form),
             }
         )
@@ -397,8 +395,8 @@ async def create_saml_connection(
     except (ValidationError, AtriumError) as exc:
         flash(request, problem_text(exc), "error")
         saml_form = _refill(form, "name", "idp_metadata_xml", "idp_metadata_url", "email_attribute", "domains")
-        saml_form["want_assertions_signed"] = _checked(form, "want_assertions_signed")
-        return await _security(request, tenant, rt, status_code=_status(exc), saml_form=saml_form)
+        saml_form["want_assertions_signed"] = form_checked(form, "want_assertions_signed")
+        return await _security(request, tenant, rt, status_code=error_status(exc), saml_form=saml_form)
     flash(request, f"{created.name} is added. Give the IdP the service-provider values below.", "success")
     return redirect(_connection_url(tenant, created.id))
 
@@ -428,11 +426,11 @@ async def update_sso_connection(
     """Rename, route other domains, switch just-in-time accounts, or replace an OIDC client secret."""
     form = await request.form()
     given: dict[str, Any] = {
-        "name": _text(form, "name"),
-        "domains": _words(_text(form, "domains")),
-        "jit_enabled": _checked(form, "jit_enabled"),
+        "name": form_text(form, "name"),
+        "domains": _words(form_text(form, "domains")),
+        "jit_enabled": form_checked(form, "jit_enabled"),
     }
-    if secret := _text(form, "client_secret"):
+    if secret := form_text(form, "client_secret"):
         given["oidc"] = {"client_secret": secret}
     return await _update_connection(request, tenant, viewer, rt, connection_id, given)
 
@@ -496,15 +494,15 @@ async def create_oauth_client(
     """A client for machine access to this tenant; this answer is the only time its secret shows."""
     form = await request.form()
     try:
-        data = OAuthClientCreate(name=_text(form, "name"), scopes=_words(_text(form, "scopes")))
+        data = OAuthClientCreate(name=form_text(form, "name"), scopes=_words(form_text(form, "scopes")))
         async with rt.db.platform_session() as session, session.begin():
             client, secret = await oauth.create(
                 session, tenant.id, name=data.name, scopes=data.scopes, actor=_oauth_actor(viewer)
             )
     except (ValidationError, AtriumError) as exc:
         flash(request, problem_text(exc), "error")
-        oauth_form = {"name": _text(form, "name"), "scopes": _text(form, "scopes")}
-        return await _security(request, tenant, rt, status_code=_status(exc), oauth_form=oauth_form)
+        oauth_form = {"name": form_text(form, "name"), "scopes": form_text(form, "scopes")}
+        return await _security(request, tenant, rt, status_code=error_status(exc), oauth_form=oauth_form)
     new_client = NewClientSecret(client.client_id, client.name, secret, rotated=False)
     return await _security(request, tenant, rt, new_client=new_client)
 
