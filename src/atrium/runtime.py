@@ -8,6 +8,7 @@ from atrium.core.events.consumers import registry as consumer_registry
 from atrium.core.events.relay import EventSystem
 from atrium.core.settings import Settings
 from atrium.core.tenancy import Database
+from atrium.platform.identity import passwords
 from atrium.platform.identity.throttle import RedisThrottle, make_throttle
 from atrium.platform.tenancy.registry import TenantRegistry
 
@@ -16,6 +17,7 @@ class Runtime:
     def __init__(self, settings: Settings) -> None:
         settings.check()
         self.settings = settings
+        passwords.configure(time_cost=settings.password_hash_time_cost, memory_kib=settings.password_hash_memory_kib)
         self.db = Database(settings)
         self.tenants = TenantRegistry(self.db, settings.tenant_cache_ttl_seconds, settings.redis_url)
         self.bus = make_bus(settings.broker_url)

@@ -71,6 +71,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, smtp_sink: tuple[MailSink, 
         "ATRIUM_ENV": "test",
         "ATRIUM_SECRET_KEY": TEST_SECRET_KEY,
         "ATRIUM_LOG_JSON": "false",
+        "ATRIUM_PASSWORD_HASH_TIME_COST": "1",  # cheap Argon2id for the suite (bench/ measures the real one)
+        "ATRIUM_PASSWORD_HASH_MEMORY_KIB": "1024",
         "ATRIUM_PUBLIC_URL": url,
         "ATRIUM_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
         "COLUMNS": "200",  # keep rich from wrapping the credentials line

@@ -81,6 +81,8 @@ class Settings(BaseSettings):
         description="In production, may IdP metadata/discovery URLs a tenant enters point at private networks? "
         "Off: such fetches are refused (SSRF guard); turn on for IdPs on the platform's internal network.",
     )
+    password_hash_time_cost: int = Field(3, ge=1, description="Argon2id passes (about 100 ms per hash at 3 × 64 MiB).")
+    password_hash_memory_kib: int = Field(65536, ge=8, description="Argon2id memory in KiB.")
     trusted_device_days: int = Field(
         30, ge=0, le=90, description="Days a browser may skip the second factor for people in no tenant (0: never)."
     )
@@ -129,6 +131,8 @@ class Settings(BaseSettings):
             raise InsecureConfiguration("ATRIUM_SECRET_KEY must be set to a unique secret outside development")
         if self.env == "production" and len(self.secret_key.get_secret_value()) < 32:
             raise InsecureConfiguration("ATRIUM_SECRET_KEY must be at least 32 characters in production")
+        if self.env == "production" and (self.password_hash_memory_kib < 19456 or self.password_hash_time_cost < 2):
+            raise InsecureConfiguration("Argon2id below OWASP's floor (19 MiB, 2 passes) is refused in production")
         if self.sms_provider == "webhook":
             schemes = ("https://",) if self.env == "production" else ("https://", "http://")
             if not (self.sms_webhook_url or "").startswith(schemes):

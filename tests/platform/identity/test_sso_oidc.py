@@ -16,6 +16,7 @@ import pytest
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from sqlalchemy import select, update
 
+from atrium.core.settings import Settings
 from atrium.platform.identity import service as identity
 from atrium.platform.identity.models import Membership, User
 from atrium.platform.identity.sso import oidc
@@ -221,7 +222,7 @@ async def test_an_id_token_signed_by_another_key_is_refused(auth: Any, idp: Idp)
 async def test_an_id_token_minted_for_another_client_is_refused(idp: Idp) -> None:
     """The audience must be this connection's client id: a genuine, well-signed ID token the IdP
     issued to another client does not sign anyone in here."""
-    metadata = await oidc.fetch_metadata(idp.discovery_url)
+    metadata = await oidc.fetch_metadata(Settings(env="development"), idp.discovery_url)
     callback = "http://127.0.0.1:8000/elsewhere/callback"
     async with AsyncOAuth2Client(
         client_id="another-app", client_secret="x", scope="openid email", redirect_uri=callback

@@ -1,4 +1,9 @@
-"""Password hashing with Argon2id (argon2-cffi); parameters chosen so one hash costs tens of ms."""
+"""Password hashing with Argon2id (argon2-cffi); parameters chosen so one hash costs tens of ms.
+
+The parameters come from the settings (``Runtime`` calls ``configure``); a stored hash carries its
+own, so raising them later still verifies old hashes. Test suites may lower them; production
+refuses anything under OWASP's floor (19 MiB, 2 passes).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,12 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()  # argon2id, 64 MiB, 3 passes: OWASP's recommended floor or above
+
+
+def configure(*, time_cost: int, memory_kib: int) -> None:
+    global _hasher
+    if (_hasher.time_cost, _hasher.memory_cost) != (time_cost, memory_kib):
+        _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
 
 
 def hash_password(password: str) -> str:

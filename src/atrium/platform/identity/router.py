@@ -107,9 +107,16 @@ async def answer_mfa(data: MfaAnswer, request: Request, response: Response, rt: 
     ip = request.client.host if request.client else None
     agent = request.headers.get("user-agent")
     result = await mfa.answer(rt, data.challenge, data.code, ip=ip, user_agent=agent)
+    return await second_factor_passed(response, rt, result, remember=data.remember_device, user_agent=agent)
+
+
+async def second_factor_passed(
+    response: Response, rt: RuntimeDep, result: sessions.SignedIn, *, remember: bool, user_agent: str | None
+) -> MeRead:
+    """Whatever the factor: the session cookie, the trusted-device cookie if asked, and who signed in."""
     _set_session_cookie(response, rt, result)
-    if data.remember_device:
-        await remember_device(response, rt, result.user, agent)
+    if remember:
+        await remember_device(response, rt, result.user, user_agent)
     return await _me(rt, result.user)
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response, status
 
 from atrium.api.deps import RuntimeDep
 from atrium.platform.identity import sms
-from atrium.platform.identity.router import SignedInUser, _me, _set_session_cookie, remember_device
+from atrium.platform.identity.router import SignedInUser, second_factor_passed
 from atrium.platform.identity.schemas import MeRead
 from atrium.platform.identity.sms_schemas import (
     SmsCodeSent,
@@ -62,7 +62,4 @@ async def answer_sign_in(data: SmsSignInAnswer, request: Request, response: Resp
     ip = request.client.host if request.client else None
     agent = request.headers.get("user-agent")
     result = await sms.answer(rt, data.challenge, data.code, ip=ip, user_agent=agent)
-    _set_session_cookie(response, rt, result)
-    if data.remember_device:
-        await remember_device(response, rt, result.user, agent)
-    return await _me(rt, result.user)
+    return await second_factor_passed(response, rt, result, remember=data.remember_device, user_agent=agent)
