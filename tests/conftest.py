@@ -92,6 +92,8 @@ def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settin
         "password_hash_memory_kib": 1024,
     }
     values.update(overrides)
+    if values["env"] == "production" and "password_hash_time_cost" not in overrides:
+        del values["password_hash_time_cost"], values["password_hash_memory_kib"]  # production refuses cheap ones
     return Settings(**values)
 
 

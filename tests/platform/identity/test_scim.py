@@ -527,7 +527,7 @@ async def test_provisioning_links_or_creates_the_account_and_deactivation_cuts_t
         bob_member = await session.get(Membership, (accounts["bob@globex.example.com"].id, acme.id))
     assert set(accounts) == {"admin@acme.example.com", "bob@globex.example.com", "carol@acme.example.com"}
     carol = accounts["carol@acme.example.com"]  # created: verified address, no usable password
-    assert carol.email_verified_at is not None and not verify_password("", carol.password_hash)
+    assert carol.email_verified_at is not None and not await verify_password("", carol.password_hash)
     assert bob_member is not None and bob_member.role == "Member" and bob_member.active
 
     assert (await bob_client.get(f"/api/v1/tenants/{acme.slug}")).status_code == 200

@@ -49,8 +49,8 @@ async def test_signup_verify_lands_the_user_in_a_new_tenant_as_its_admin(auth: A
         actions = set((await session.execute(select(AuditEvent.action))).scalars())
     assert user.email_verified_at is not None
     assert (user.terms_version, user.marketing_opt_in) == (rt.settings.terms_version, True)
-    assert verify_password(SIGNUP["password"], user.password_hash)  # 100+ characters, not truncated
-    assert not verify_password(SIGNUP["password"][:72], user.password_hash)
+    assert await verify_password(SIGNUP["password"], user.password_hash)  # 100+ characters, not truncated
+    assert not await verify_password(SIGNUP["password"][:72], user.password_hash)
     assert tenant is not None and tenant.status == "active"
     assert membership is not None and membership.role == "Tenant Admin"
     assert {"user.signed_up", "user.email_verified", "tenant.membership.granted"} <= actions

@@ -205,7 +205,7 @@ async def accept(
             else:
                 joined = existing
                 joined.terms_version, joined.terms_accepted_at = rt.settings.terms_version, utcnow()
-            joined.password_hash = hash_password(password)
+            joined.password_hash = await hash_password(password)
             joined.email_verified_at = utcnow()
             await session.flush()
             await events.record(

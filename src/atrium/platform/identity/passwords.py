@@ -7,6 +7,8 @@ refuses anything under OWASP's floor (19 MiB, 2 passes).
 
 from __future__ import annotations
 
+import asyncio
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -19,12 +21,23 @@ def configure(*, time_cost: int, memory_kib: int) -> None:
         _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
 
 
-def hash_password(password: str) -> str:
+def hash_password_now(password: str) -> str:
+    """In the calling thread (CLI, start-up): blocks for the whole hash."""
     return _hasher.hash(password)
 
 
-def verify_password(password: str, stored: str) -> bool:
+def _verify(password: str, stored: str) -> bool:
     try:
         return _hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+async def hash_password(password: str) -> str:
+    """In a worker thread: Argon2 releases the GIL, so sign-ins run on every core and a ~100 ms hash
+    never stalls the event loop's other requests."""
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+async def verify_password(password: str, stored: str) -> bool:
+    return await asyncio.to_thread(_verify, password, stored)

@@ -53,7 +53,7 @@ async def reset_password(rt: Runtime, token: str, new_password: str) -> int:
         assert user is not None
         await policies.check_new_password(session, new_password, user_id=user.id, email=user.email)
         claimed.used_at = utcnow()
-        user.password_hash = hash_password(new_password)
+        user.password_hash = await hash_password(new_password)
         ended = await revoke(session, user_id=user.id)
         await trusted.forget(session, user)
         await events.record(session, "user.password_reset", user_id=user.id, data={"sessions_ended": ended})

@@ -106,7 +106,7 @@ async def signup(rt: Runtime, data: SignupRequest) -> None:
             if user is None:
                 user = User(
                     email=email,
-                    password_hash=hash_password(data.password),
+                    password_hash=await hash_password(data.password),
                     terms_version=rt.settings.terms_version,
                     marketing_opt_in=data.marketing_opt_in,
                 )
@@ -210,7 +210,7 @@ async def create_user(
         raise Conflict(f"a user {email} already exists", field="email")
     user = User(
         email=email,
-        password_hash=hash_password(password),
+        password_hash=await hash_password(password),
         terms_version=terms_version,
         email_verified_at=utcnow(),
         is_platform_admin=platform_admin,

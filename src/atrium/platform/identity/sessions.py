@@ -21,13 +21,13 @@ from atrium.core.db import utcnow
 from atrium.core.errors import AtriumError, NotFound, Unauthorized
 from atrium.platform.identity import events
 from atrium.platform.identity.models import User, UserSession
-from atrium.platform.identity.passwords import hash_password, verify_password
+from atrium.platform.identity.passwords import hash_password_now, verify_password
 
 if TYPE_CHECKING:
     from atrium.runtime import Runtime
 
 COOKIE = "atrium_sid"
-_DUMMY_HASH = hash_password("not a real password, only equalises timing")
+_DUMMY_HASH = hash_password_now("not a real password, only equalises timing")
 _TOUCH_EVERY = dt.timedelta(seconds=60)
 
 
@@ -59,7 +59,7 @@ async def check_password(rt: Runtime, email: str, password: str, *, ip: str | No
         raise TooManyAttempts(f"too many failed sign-ins; try again in {int(wait) + 1} s", retry_after=int(wait) + 1)
     async with rt.db.platform_session() as session, session.begin():
         user = (await session.execute(select(User).where(User.email == email))).scalar_one_or_none()
-        valid = verify_password(password, user.password_hash if user else _DUMMY_HASH)
+        valid = await verify_password(password, user.password_hash if user else _DUMMY_HASH)
         if user is not None and valid and user.email_verified_at is not None:
             await rt.login_throttle.succeeded(*keys)
             return user

@@ -222,7 +222,7 @@ async def _platform_account(session: AsyncSession, caller: Caller, email: str) -
         return user, False
     user = User(
         email=email,
-        password_hash=hash_password(secrets.token_urlsafe(32)),  # never told to anyone: SSO or a reset
+        password_hash=await hash_password(secrets.token_urlsafe(32)),  # never told to anyone: SSO or a reset
         terms_version="scim",
         email_verified_at=utcnow(),
     )

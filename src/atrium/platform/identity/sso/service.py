@@ -217,7 +217,7 @@ async def resolve_user(
     elif connection.jit_enabled and own_domain and tenant_id is not None:
         user = User(
             email=email,
-            password_hash=hash_password(secrets.token_urlsafe(32)),  # no usable password: SSO or a reset
+            password_hash=await hash_password(secrets.token_urlsafe(32)),  # no usable password: SSO or a reset
             terms_version="sso",
             email_verified_at=utcnow(),
         )

@@ -343,7 +343,7 @@ async def complete_signup(
         async with rt.db.platform_session() as session, session.begin():
             user = User(
                 email=email,
-                password_hash=hash_password(secrets.token_urlsafe(32)),  # none usable: the provider, or a reset
+                password_hash=await hash_password(secrets.token_urlsafe(32)),  # none usable: the provider, or a reset
                 terms_version=rt.settings.terms_version,
                 marketing_opt_in=data.marketing_opt_in,
                 email_verified_at=utcnow(),
