@@ -1,16 +1,23 @@
 """Shared fixtures. Every database test runs on SQLite and on PostgreSQL (``backend`` param).
 
 PostgreSQL: ``ATRIUM_TEST_POSTGRES_URL`` (default the local server); each test gets its own
-database, dropped afterwards with every tenant database it created. With ``CI=true`` a missing
+database, dropped afterwards with every tenant database it created. Each worker migrates one
+template database per backend once; a test's database is a copy of it (``CREATE DATABASE …
+TEMPLATE`` / SQLite's backup API), so the migrations the test then runs find nothing to do. With ``CI=true`` a missing
 PostgreSQL or RabbitMQ fails the run instead of skipping.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+import shutil
 import socket
+import sqlite3
+import tempfile
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -62,13 +69,49 @@ def _server_url(database: str) -> str:
     return parsed._replace(path=f"/{database}").geturl()
 
 
+# backend → the migrated template of this worker process: a PostgreSQL database name or a SQLite file
+_TEMPLATES: dict[str, str] = {}
+_TEMPLATE_DIR = Path(tempfile.mkdtemp(prefix="atrium-templates-"))
+
+
+async def _migrated_template(backend: str) -> str:
+    if backend not in _TEMPLATES:
+        if backend == "sqlite":
+            target = str(_TEMPLATE_DIR / "platform.db")
+            url = f"sqlite:///{target}"
+        else:
+            target = f"atrium_template_{uuid.uuid4().hex[:10]}"
+            await execute_autocommit(POSTGRES_URL, f'CREATE DATABASE "{target}"')
+            url = _server_url(target)
+        rt = Runtime(make_settings(url, _TEMPLATE_DIR / backend))
+        try:
+            await migrate_all(rt, show_progress=False)
+        finally:
+            await rt.close()  # no connection may stay open on a template
+        _TEMPLATES[backend] = target
+    return _TEMPLATES[backend]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_templates() -> Iterator[None]:
+    yield
+    database = _TEMPLATES.pop("postgresql", None)
+    if database is not None:
+        asyncio.run(execute_autocommit(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+    shutil.rmtree(_TEMPLATE_DIR, ignore_errors=True)
+
+
 @pytest.fixture
 async def database_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
+    template = await _migrated_template(backend)
     if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'platform.db'}"
+        path = tmp_path / "platform.db"
+        with closing(sqlite3.connect(template)) as source, closing(sqlite3.connect(path)) as copy:
+            source.backup(copy)
+        yield f"sqlite:///{path}"
         return
     name = f"atrium_test_{uuid.uuid4().hex[:10]}"
-    await execute_autocommit(POSTGRES_URL, f'CREATE DATABASE "{name}"')
+    await execute_autocommit(POSTGRES_URL, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     try:
         yield _server_url(name)
     finally:
