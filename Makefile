@@ -7,7 +7,7 @@ HTMX := src/atrium/web/static/vendor/htmx.min.js
 HTMX_VERSION := 2.0.8
 PYTEST_WORKERS ?= 2
 
-.PHONY: install run test test-fast lint format bench system-deps clean
+.PHONY: install run test test-fast lint format bench runtime-deps system-deps clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,11 +24,18 @@ $(HTMX):
 
 install: $(STAMP) $(HTMX)
 
-run: install
+run: install runtime-deps
 	$(BIN)/atrium demo
 	$(BIN)/atrium serve --host 127.0.0.1 --port 8000
 
 # Debian packages the tests need: Chromium (browser tests) and xmlsec1 (SAML signatures; also needed at run time for SAML SSO).
+# xmlsec1 checks SAML signatures at run time; installed when missing (needs root and apt).
+runtime-deps:
+	@command -v xmlsec1 >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xmlsec1 >/dev/null; \
+	  else echo "note: xmlsec1 missing and cannot be installed; SAML single sign-on will refuse every response"; fi; }
+
 system-deps:
 	@missing=""; command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v xmlsec1 >/dev/null 2>&1 || missing="$$missing xmlsec1"; \
