@@ -15,7 +15,7 @@ from atrium.core.errors import AtriumError
 from atrium.platform.identity import api_keys, mfa, service, sessions, trusted
 from atrium.platform.identity.models import User
 from atrium.platform.identity.schemas import ApiKeyCreate
-from atrium.web.console import Csrf, CurrentViewer, flash, problem_text, redirect, render
+from atrium.web.console import Csrf, CurrentViewer, act_in_platform, flash, problem_text, redirect, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -97,14 +97,12 @@ async def regenerate_codes(request: Request, viewer: CurrentViewer, rt: RuntimeD
 
 @router.post("/account/trusted-devices/{device_id}/forget", dependencies=[Csrf])
 async def forget_device(request: Request, device_id: str, viewer: CurrentViewer, rt: RuntimeDep) -> Response:
-    try:
-        async with rt.db.platform_session() as session, session.begin():
-            await trusted.forget(session, viewer.user, device_id)
-    except AtriumError as exc:
-        flash(request, exc.detail, "error")
-    else:
-        flash(request, "That browser will be asked for the second factor again.", "success")
-    return redirect("/account/security")
+    return await act_in_platform(
+        request,
+        lambda session: trusted.forget(session, viewer.user, device_id),
+        back_to="/account/security",
+        done="That browser will be asked for the second factor again.",
+    )
 
 
 @router.post("/account/sessions/{session_id}/revoke", dependencies=[Csrf])
@@ -153,14 +151,12 @@ async def create_api_key(request: Request, viewer: CurrentViewer, rt: RuntimeDep
 
 @router.post("/account/api-keys/{key_id}/revoke", dependencies=[Csrf])
 async def revoke_api_key(request: Request, key_id: str, viewer: CurrentViewer, rt: RuntimeDep) -> Response:
-    try:
-        async with rt.db.platform_session() as session, session.begin():
-            await api_keys.revoke(session, viewer.user, key_id)
-    except AtriumError as exc:
-        flash(request, exc.detail, "error")
-    else:
-        flash(request, "The key is revoked.", "success")
-    return redirect("/account/security")
+    return await act_in_platform(
+        request,
+        lambda session: api_keys.revoke(session, viewer.user, key_id),
+        back_to="/account/security",
+        done="The key is revoked.",
+    )
 
 
 @router.get("/switch")

@@ -10,6 +10,7 @@ and signup (``auth_pages``), the person's account (``account_pages``), a tenant'
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,6 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
 from atrium.core import context
@@ -155,6 +157,26 @@ async def render(request: Request, name: str, status_code: int = 200, **ctx: Any
 
 def redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
+
+
+async def act_in_platform(
+    request: Request,
+    change: Callable[[AsyncSession], Awaitable[object]],
+    *,
+    back_to: str,
+    done: str | None = None,
+) -> Response:
+    """A console button's change, in one platform transaction: flash the refusal or ``done``,
+    then go back to the page."""
+    try:
+        async with request.app.state.runtime.db.platform_session() as session, session.begin():
+            await change(session)
+    except AtriumError as exc:
+        flash(request, exc.detail, "error")
+    else:
+        if done:
+            flash(request, done, "success")
+    return redirect(back_to)
 
 
 def mount_console(app: FastAPI) -> None:

@@ -37,6 +37,7 @@ from atrium.web.console import (
     Csrf,
     CurrentViewer,
     Viewer,
+    act_in_platform,
     error_status,
     flash,
     form_checked,
@@ -136,40 +137,35 @@ async def invite(
 async def revoke_invitation(
     request: Request, invitation_id: str, tenant: AdminTenant, viewer: CurrentViewer, rt: RuntimeDep
 ) -> Response:
-    try:
-        async with rt.db.platform_session() as session, session.begin():
-            await invitations.revoke(session, tenant.id, invitation_id, actor=viewer.user.email)
-    except AtriumError as exc:
-        flash(request, exc.detail, "error")
-    return redirect(f"/t/{tenant.slug}/members")
+    return await act_in_platform(
+        request,
+        lambda session: invitations.revoke(session, tenant.id, invitation_id, actor=viewer.user.email),
+        back_to=f"/t/{tenant.slug}/members",
+    )
 
 
 @router.post("/t/{slug}/members/{user_id}/remove", dependencies=[Csrf])
 async def remove_member(
     request: Request, user_id: str, tenant: AdminTenant, viewer: CurrentViewer, rt: RuntimeDep
 ) -> Response:
-    try:
-        async with rt.db.platform_session() as session, session.begin():
-            await members.remove_member(session, tenant.id, user_id, actor=viewer.user.email)
-    except AtriumError as exc:
-        flash(request, exc.detail, "error")
-    else:
-        flash(request, "The member is removed from the tenant.", "success")
-    return redirect(f"/t/{tenant.slug}/members")
+    return await act_in_platform(
+        request,
+        lambda session: members.remove_member(session, tenant.id, user_id, actor=viewer.user.email),
+        back_to=f"/t/{tenant.slug}/members",
+        done="The member is removed from the tenant.",
+    )
 
 
 @router.post("/t/{slug}/sessions/{session_id}/end", dependencies=[Csrf])
 async def end_session(
     request: Request, session_id: str, tenant: AdminTenant, viewer: CurrentViewer, rt: RuntimeDep
 ) -> Response:
-    try:
-        async with rt.db.platform_session() as session, session.begin():
-            await members.end_session(session, tenant.id, session_id, actor=viewer.user.email)
-    except AtriumError as exc:
-        flash(request, exc.detail, "error")
-    else:
-        flash(request, "The session is ended.", "success")
-    return redirect(f"/t/{tenant.slug}/members")
+    return await act_in_platform(
+        request,
+        lambda session: members.end_session(session, tenant.id, session_id, actor=viewer.user.email),
+        back_to=f"/t/{tenant.slug}/members",
+        done="The session is ended.",
+    )
 
 
 @router.get("/t/{slug}/security")
