@@ -291,12 +291,15 @@ async def get_user(session: AsyncSession, caller: Caller, scim_id: str) -> scim.
     return (await user_resources(session, caller, [await _user_row(session, caller, scim_id)]))[0]
 
 
-async def list_users(session: AsyncSession, caller: Caller, query: ListQuery) -> Page:
-    where = filters.where(filters.USERS, query.filter) if query.filter else None
-    order = filters.sort_column(filters.USERS, query.sort_by) if query.sort_by else None
-    total, rows = await repository.page(
+async def _rows(
+    session: AsyncSession, caller: Caller, model: Any, attributes: Any, query: ListQuery
+) -> tuple[int, Any]:
+    """One page of a resource type: the SCIM filter and sort translated to SQL, in the caller's tenant."""
+    where = filters.where(attributes, query.filter) if query.filter else None
+    order = filters.sort_column(attributes, query.sort_by) if query.sort_by else None
+    return await repository.page(
         session,
-        ScimUser,
+        model,
         caller.tenant_id,
         where=where,
         order_by=order,
@@ -304,6 +307,10 @@ async def list_users(session: AsyncSession, caller: Caller, query: ListQuery) ->
         offset=query.start_index - 1,
         limit=query.count,
     )
+
+
+async def list_users(session: AsyncSession, caller: Caller, query: ListQuery) -> Page:
+    total, rows = await _rows(session, caller, ScimUser, filters.USERS, query)
     return Page(total, query.start_index, await user_resources(session, caller, rows))
 
 
@@ -492,18 +499,7 @@ async def get_group(session: AsyncSession, caller: Caller, group_id: str) -> sci
 
 
 async def list_groups(session: AsyncSession, caller: Caller, query: ListQuery) -> Page:
-    where = filters.where(filters.GROUPS, query.filter) if query.filter else None
-    order = filters.sort_column(filters.GROUPS, query.sort_by) if query.sort_by else None
-    total, rows = await repository.page(
-        session,
-        Group,
-        caller.tenant_id,
-        where=where,
-        order_by=order,
-        descending=query.descending,
-        offset=query.start_index - 1,
-        limit=query.count,
-    )
+    total, rows = await _rows(session, caller, Group, filters.GROUPS, query)
     return Page(total, query.start_index, await group_resources(session, caller, rows))
 
 
