@@ -9,7 +9,7 @@ import traceback
 
 from bench.common import console
 
-BENCHMARKS = ("provisioning", "outbox", "audit", "request_overhead", "identity")
+BENCHMARKS = ("provisioning", "outbox", "audit", "request_overhead", "identity", "entitlements", "access")
 
 
 def main(argv: list[str]) -> int:

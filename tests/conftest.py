@@ -186,7 +186,7 @@ async def create_tenant(
     response = await client.post("/api/v1/platform/tenants", json={"slug": slug, "isolation": isolation, **extra})
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
-    assert body["status"] == "active", body
+    assert body["status"] == "active", body.get("provisioning_error") or body
     return body
 
 

@@ -264,7 +264,7 @@ async def test_an_oauth_client_secret_is_shown_once(auth: Any) -> None:
     client, sink, rt = auth
     slug, csrf = await _acme(client, sink)
     page = f"/t/{slug}/security"
-    form = {"csrf_token": csrf, "name": "Nightly export", "scopes": "notes.note.read, notes.note.write"}
+    form = {"csrf_token": csrf, "name": "Nightly export", "scopes": "notes.note.read, notes.note.create"}
     created = await client.post(f"{page}/oauth-clients", data=form)
     assert created.status_code == 200 and created.headers["cache-control"] == "no-store"
     client_id = _shown(created.text, "new-oauth-client-id")
@@ -274,7 +274,7 @@ async def test_an_oauth_client_secret_is_shown_once(auth: Any) -> None:
     assert secret not in later.text and f'id="oauth-client-{client_id}"' in later.text
     granted = await _token(client, client_id, secret)
     assert granted.status_code == 200, granted.text
-    assert granted.json()["scope"] == "notes.note.read notes.note.write"
+    assert granted.json()["scope"] == "notes.note.read notes.note.create"
 
     rotated = await client.post(f"{page}/oauth-clients/{client_id}/secret", data={"csrf_token": csrf})
     assert rotated.status_code == 200 and "a new secret replaces the old one" in rotated.text

@@ -15,6 +15,11 @@ from atrium.apps.notes.router import router as notes_router
 from atrium.core.audit.router import router as audit_router
 from atrium.core.logging import configure as configure_logging
 from atrium.core.settings import Settings, get_settings
+from atrium.platform.access.router import auth_router as step_up_router
+from atrium.platform.access.router import router as access_router
+from atrium.platform.entitlements.router import router as entitlements_router
+from atrium.platform.flags import store as flag_store
+from atrium.platform.flags.router import router as flags_router
 from atrium.platform.identity.oauth.router import router as oauth_router
 from atrium.platform.identity.router import router as auth_router
 from atrium.platform.identity.scim.router import router as scim_router
@@ -40,6 +45,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tasks: list[asyncio.Task[None]] = [asyncio.create_task(rt.tenants.listen(), name="atrium-tenant-cache")]
+        tasks.append(flag_store.start(rt))  # feature flags: OpenFeature provider, snapshot kept fresh
         if run_worker:
             from atrium.worker import background_tasks
 
@@ -71,10 +77,14 @@ def create_app(
         tenant_router,
         audit_router,
         notes_router,
+        flags_router,
+        entitlements_router,
         scim_token_router,
         scim_router,
     ):
         app.include_router(router)
+    app.include_router(access_router)
+    app.include_router(step_up_router)
     app.include_router(webauthn_router)
     app.include_router(sms_router)
     app.include_router(oauth_router)

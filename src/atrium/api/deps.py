@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from atrium.core import context
 from atrium.core.errors import Forbidden, Unauthorized
 from atrium.core.tenancy import TenantRef
+from atrium.platform.access import impersonation
 from atrium.platform.identity import api_keys, policies, sessions
 from atrium.platform.identity import service as identity
 from atrium.platform.identity.oauth import tokens as oauth_tokens
@@ -50,6 +52,12 @@ class Principal:
     via: str = "session"
     mfa: bool = False  # a browser session that passed a second factor (or an IdP)
     scopes: frozenset[str] = frozenset()  # an OAuth token's scopes, for access control to enforce
+    session_id: str | None = None  # the browser session behind a cookie
+    signed_in_at: dt.datetime | None = None
+    reauthenticated_at: dt.datetime | None = None  # the last password check, for step-up
+    impersonator_id: str | None = None  # set while an administrator views the tenant as this person
+    impersonator_email: str | None = None
+    impersonation_id: str | None = None
 
     def may_enter(self, tenant_id: str) -> bool:
         return self.platform_admin or tenant_id in self.tenant_ids
@@ -78,7 +86,15 @@ async def _user_principal(rt: Runtime, cookie: str) -> Principal:
     async with rt.db.platform_session() as session:
         tenant_ids = frozenset(m.tenant_id for m in await identity.memberships(session, user.id))
     return Principal(
-        user.id, user.email, platform_admin=user.is_platform_admin, tenant_ids=tenant_ids, via="session", mfa=record.mfa
+        user.id,
+        user.email,
+        platform_admin=user.is_platform_admin,
+        tenant_ids=tenant_ids,
+        via="session",
+        mfa=record.mfa,
+        session_id=record.id,
+        signed_in_at=record.created_at,
+        reauthenticated_at=record.reauthenticated_at or record.created_at,
     )
 
 
@@ -89,7 +105,14 @@ async def _api_key_principal(rt: Runtime, key: str) -> Principal | None:
     user, record = found
     if record.tenant_id is None:  # a platform key (its owner is a platform administrator)
         return Principal(user.id, user.email, platform_admin=True, via="api_key")
-    return Principal(user.id, user.email, platform_admin=False, tenant_ids=frozenset({record.tenant_id}), via="api_key")
+    return Principal(
+        user.id,
+        user.email,
+        platform_admin=False,
+        tenant_ids=frozenset({record.tenant_id}),
+        via="api_key",
+        scopes=frozenset(record.scopes),  # the most the key may do; access control narrows to them
+    )
 
 
 async def _oauth_principal(rt: Runtime, token: str) -> Principal:
@@ -118,9 +141,14 @@ async def current_principal(request: Request, rt: RuntimeDep) -> Principal:
     elif request.cookies.get(sessions.COOKIE):
         check_cookie_csrf(request)
         principal = await _user_principal(rt, request.cookies[sessions.COOKIE])
+        if request.session.get(impersonation.SESSION_KEY) if "session" in request.scope else None:
+            principal = await impersonation.apply(rt, request, principal)
     if principal is None:
         raise Unauthorized("sign in, or send 'Authorization: Bearer <API key>'")
-    context.actor.set(principal.email)
+    if principal.impersonator_email is None:
+        context.actor.set(principal.email)
+    else:
+        context.actor.set(f"{principal.email} (impersonated by {principal.impersonator_email})")
     context.user_id.set(principal.id)
     return principal
 
@@ -187,8 +215,7 @@ Tenant = Annotated[TenantContext, Depends(tenant_context, scope="function")]
 
 
 async def tenant_admin(ctx: Tenant, principal: CurrentPrincipal, rt: RuntimeDep) -> TenantContext:
-    """The tenant, for a caller who administers it: a platform administrator or a member holding
-    the Tenant Admin role. A member without it is refused (403); a stranger never got this far (404)."""
+    """Transitional: routes declare a permission through the access service instead."""
     if principal.platform_admin:
         return ctx
     async with rt.db.platform_session() as session:

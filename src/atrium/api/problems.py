@@ -22,7 +22,7 @@ class ProblemResponse(JSONResponse):
     media_type = PROBLEM_JSON
 
 
-def _wants_html(request: Request) -> bool:
+def wants_html(request: Request) -> bool:
     """Console pages get an HTML error page; the API (and anything asking for JSON) a problem."""
     return not request.url.path.startswith(("/api/", "/scim/")) and "text/html" in request.headers.get("accept", "")
 
@@ -39,7 +39,7 @@ def _html(request: Request, body: dict[str, Any]) -> Response:
 
 
 def _respond(request: Request, body: dict[str, Any]) -> Response:
-    return _html(request, body) if _wants_html(request) else ProblemResponse(body, status_code=body["status"])
+    return _html(request, body) if wants_html(request) else ProblemResponse(body, status_code=body["status"])
 
 
 def problem(status: int, title: str, detail: str, code: str, request: Request, **extra: Any) -> Response:
@@ -61,7 +61,7 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or ".".join(str(p) for p in loc)
 
 
-async def _atrium_error(request: Request, exc: Exception) -> Response:
+async def atrium_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AtriumError)
     body = exc.problem(request.url.path)
     body["request_id"] = context.request_id.get()
@@ -107,7 +107,7 @@ async def _unhandled(request: Request, exc: Exception) -> Response:
 
 
 def install(app: FastAPI) -> None:
-    app.add_exception_handler(AtriumError, _atrium_error)
+    app.add_exception_handler(AtriumError, atrium_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(TenantIsolationError, _isolation_error)

@@ -1,4 +1,4 @@
-"""The operator's CLI: `atrium serve | worker | migrate | tenant … | audit … | events … | user …`."""
+"""The operator's CLI: `atrium serve | worker | migrate | tenant … | audit … | events … | user … | access …`."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from atrium.cli.access import access_app
 from atrium.core import context
 from atrium.core.errors import AtriumError
 from atrium.core.settings import get_settings
@@ -29,6 +30,7 @@ app.add_typer(tenant_app, name="tenant")
 app.add_typer(audit_app, name="audit")
 app.add_typer(events_app, name="events")
 app.add_typer(user_app, name="user")
+app.add_typer(access_app, name="access")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")

@@ -96,6 +96,15 @@ def ensure_app_role(role: str) -> None:
     )
 
 
+def tenant_schema() -> str | None:
+    """Inside a tenant-tree migration: the schema to name in ALTER and DROP operations, which
+    (unlike CREATE TABLE) do not go through the connection's schema translation."""
+    from alembic import context
+
+    target: TenantTarget | None = context.config.attributes.get("target")
+    return target.schema if target is not None else None
+
+
 def protect_pooled_table(table: str) -> None:
     """Inside a tenant-tree migration: on the pooled PostgreSQL target, back the ORM's tenant
     filter with forced row-level security, and let the application role use the table."""

@@ -4,6 +4,9 @@ from atrium.apps.notes import models as _notes  # noqa: F401
 from atrium.core import jobs_models as _jobs  # noqa: F401
 from atrium.core.audit import models as _audit  # noqa: F401
 from atrium.core.events import models as _events  # noqa: F401
+from atrium.platform.access import models as _access  # noqa: F401
+from atrium.platform.entitlements import models as _entitlements  # noqa: F401
+from atrium.platform.flags import models as _flags  # noqa: F401
 from atrium.platform.identity import models as _identity  # noqa: F401
 from atrium.platform.identity import security_models as _security  # noqa: F401
 from atrium.platform.identity import sms_models as _sms  # noqa: F401

@@ -140,6 +140,7 @@ async def render(request: Request, name: str, status_code: int = 200, **ctx: Any
             known = {c["slug"] for c in tenant_choices}
             tenant_choices += [{"slug": t.slug, "name": t.name} for t in rows if t.slug not in known]
     flashes = request.session.pop("flashes", [])
+    view = getattr(request.state, "tenant_view", None)
     return templates.TemplateResponse(
         request,
         name,
@@ -149,6 +150,8 @@ async def render(request: Request, name: str, status_code: int = 200, **ctx: Any
             "tenant_choices": tenant_choices,
             "viewer": viewer,
             "signup_open": rt.settings.signup_mode == "open",
+            "tenant_nav": view.nav() if view is not None else {},
+            "impersonation": view.banner() if view is not None else None,
             **ctx,
         },
         status_code=status_code,
@@ -180,11 +183,26 @@ async def act_in_platform(
 
 
 def mount_console(app: FastAPI) -> None:
-    from atrium.web import account_pages, auth_pages, platform_pages, sso_pages, tenant_pages
+    from atrium.web import account_pages, auth_pages, entitlement_pages, platform_pages, sso_pages, tenant_pages
 
-    for module in (auth_pages, account_pages, tenant_pages, platform_pages, sso_pages):
+    for module in (auth_pages, account_pages, tenant_pages, platform_pages, sso_pages, entitlement_pages):
         app.include_router(module.router)
+    from atrium.web import flag_pages  # feature flags: /platform/flags and /t/{slug}/flags
+
+    app.include_router(flag_pages.router)
+    from atrium.api import problems
+    from atrium.platform.access.exceptions import StepUpRequired
+    from atrium.web import access_pages  # access control: roles, organisation, approvals, notes
+
+    app.include_router(access_pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.exception_handler(StepUpRequired)
+    async def _confirm_password(request: Request, exc: Exception) -> Response:
+        """A console page that needs a fresh password check sends the person to confirm it."""
+        if request.path_params.get("slug") and problems.wants_html(request):
+            return access_pages.step_up_redirect(request)
+        return await problems.atrium_error(request, exc)
 
     @app.exception_handler(LoginRequired)
     async def _to_login(request: Request, exc: Exception) -> Response:

@@ -15,13 +15,13 @@ from starlette.datastructures import FormData, UploadFile
 from atrium.api.deps import RuntimeDep
 from atrium.core.errors import AtriumError, BadRequest, NotFound
 from atrium.core.tenancy import TenantRef
+from atrium.platform.access import service as access_service
 from atrium.platform.identity import invitations, members, policies, sessions
 from atrium.platform.identity.oauth import service as oauth
 from atrium.platform.identity.oauth.router import TOKEN_PATH
 from atrium.platform.identity.oauth.schemas import OAuthClientCreate
 from atrium.platform.identity.scim import tokens as scim_tokens
 from atrium.platform.identity.scim.router import BASE as SCIM_BASE
-from atrium.platform.identity.service import ROLES_OFFERED, TENANT_ADMIN
 from atrium.platform.identity.sso import connections as sso_connections
 from atrium.platform.identity.sso import oidc, saml
 from atrium.platform.identity.sso.schemas import (
@@ -30,7 +30,6 @@ from atrium.platform.identity.sso.schemas import (
     SsoConnectionRead,
     SsoConnectionUpdate,
 )
-from atrium.platform.tenancy.exceptions import TenantNotFound
 from atrium.runtime import Runtime
 from atrium.web.auth_pages import signed_in
 from atrium.web.console import (
@@ -46,39 +45,32 @@ from atrium.web.console import (
     redirect,
     render,
 )
+from atrium.web.tenant_access import MemberView, TenantView, requiring
 
 router = APIRouter(include_in_schema=False)
 
 
-async def _tenant(request: Request, slug: str, viewer: CurrentViewer) -> TenantRef:
-    rt: Runtime = request.app.state.runtime
-    ref = await rt.tenants.resolve(slug)
-    if ref is None or ref.status == "deleted" or not (viewer.is_platform_admin or viewer.role_in(ref.id)):
-        raise TenantNotFound(slug)
-    request.session["tenant"] = ref.slug
-    return ref
+async def _tenant(view: MemberView) -> TenantRef:
+    return view.tenant
 
 
-async def _admin_tenant(request: Request, slug: str, viewer: CurrentViewer) -> TenantRef:
-    ref = await _tenant(request, slug, viewer)
-    if not (viewer.is_platform_admin or viewer.role_in(ref.id) == TENANT_ADMIN):
-        raise TenantNotFound(slug)  # members do not learn which pages exist for administrators
-    if not viewer.is_platform_admin:  # the tenant's IP allowlist and forced MFA, as in the API
-        ip = request.client.host if request.client else None
-        await policies.enforce(request.app.state.runtime, ref.id, ip=ip, mfa=viewer.session.mfa, interactive=True)
-    return ref
+async def _people_admin(view: Annotated[TenantView, Depends(requiring("identity.member.manage"))]) -> TenantRef:
+    return view.tenant
+
+
+async def _security_admin(view: Annotated[TenantView, Depends(requiring("identity.security.manage"))]) -> TenantRef:
+    return view.tenant
 
 
 MemberTenant = Annotated[TenantRef, Depends(_tenant)]
-AdminTenant = Annotated[TenantRef, Depends(_admin_tenant)]
-
-
-def _is_admin(viewer: Viewer, tenant: TenantRef) -> bool:
-    return viewer.is_platform_admin or viewer.role_in(tenant.id) == TENANT_ADMIN
+PeopleAdmin = Annotated[TenantRef, Depends(_people_admin)]
+SecurityAdmin = Annotated[TenantRef, Depends(_security_admin)]
+AdminTenant = SecurityAdmin
 
 
 @router.get("/t/{slug}")
-async def tenant_home(request: Request, tenant: MemberTenant, viewer: CurrentViewer, rt: RuntimeDep) -> HTMLResponse:
+async def tenant_home(request: Request, view: MemberView, viewer: CurrentViewer, rt: RuntimeDep) -> HTMLResponse:
+    tenant = view.tenant
     guard = await policies.guard(rt, tenant.id)
     notice = None
     if not viewer.is_platform_admin:
@@ -91,18 +83,19 @@ async def tenant_home(request: Request, tenant: MemberTenant, viewer: CurrentVie
         request,
         "console/tenant_home.html",
         tenant=tenant,
-        role=viewer.role_in(tenant.id) or "Platform administrator",
-        is_admin=_is_admin(viewer, tenant),
+        role=", ".join(view.subject.roles) or "Platform administrator",
+        is_admin=view.may("identity.member.read") or view.may("identity.security.manage"),
         notice=notice,
     )
 
 
 @router.get("/t/{slug}/members")
-async def members_page(request: Request, tenant: AdminTenant, viewer: CurrentViewer, rt: RuntimeDep) -> HTMLResponse:
+async def members_page(request: Request, tenant: PeopleAdmin, viewer: CurrentViewer, rt: RuntimeDep) -> HTMLResponse:
     async with rt.db.platform_session() as session:
         people = await members.list_members(session, tenant.id)
         pending = await invitations.list_for_tenant(session, tenant.id)
         live = await members.list_sessions(session, rt.settings, tenant.id)
+        roles = await access_service.roles_offered(session, tenant.id)
     return await render(
         request,
         "console/tenant_members.html",
@@ -111,14 +104,14 @@ async def members_page(request: Request, tenant: AdminTenant, viewer: CurrentVie
         people=people,
         invitations=pending,
         live_sessions=live,
-        roles=ROLES_OFFERED,
+        roles=roles,
     )
 
 
 @router.post("/t/{slug}/invitations", dependencies=[Csrf])
 async def invite(
     request: Request,
-    tenant: AdminTenant,
+    tenant: PeopleAdmin,
     viewer: CurrentViewer,
     rt: RuntimeDep,
     email: Annotated[str, Form()],
@@ -135,7 +128,7 @@ async def invite(
 
 @router.post("/t/{slug}/invitations/{invitation_id}/revoke", dependencies=[Csrf])
 async def revoke_invitation(
-    request: Request, invitation_id: str, tenant: AdminTenant, viewer: CurrentViewer, rt: RuntimeDep
+    request: Request, invitation_id: str, tenant: PeopleAdmin, viewer: CurrentViewer, rt: RuntimeDep
 ) -> Response:
     return await act_in_platform(
         request,
@@ -146,7 +139,7 @@ async def revoke_invitation(
 
 @router.post("/t/{slug}/members/{user_id}/remove", dependencies=[Csrf])
 async def remove_member(
-    request: Request, user_id: str, tenant: AdminTenant, viewer: CurrentViewer, rt: RuntimeDep
+    request: Request, user_id: str, tenant: PeopleAdmin, viewer: CurrentViewer, rt: RuntimeDep
 ) -> Response:
     return await act_in_platform(
         request,
@@ -158,7 +151,7 @@ async def remove_member(
 
 @router.post("/t/{slug}/sessions/{session_id}/end", dependencies=[Csrf])
 async def end_session(
-    request: Request, session_id: str, tenant: AdminTenant, viewer: CurrentViewer, rt: RuntimeDep
+    request: Request, session_id: str, tenant: PeopleAdmin, viewer: CurrentViewer, rt: RuntimeDep
 ) -> Response:
     return await act_in_platform(
         request,
@@ -169,7 +162,7 @@ async def end_session(
 
 
 @router.get("/t/{slug}/security")
-async def security_page(request: Request, tenant: AdminTenant, viewer: CurrentViewer, rt: RuntimeDep) -> HTMLResponse:
+async def security_page(request: Request, tenant: SecurityAdmin, viewer: CurrentViewer, rt: RuntimeDep) -> HTMLResponse:
     return await _security(request, tenant, rt)
 
 
@@ -179,7 +172,7 @@ def _optional_int(value: object) -> int | None:
 
 
 @router.post("/t/{slug}/security/policy", dependencies=[Csrf])
-async def save_policy(request: Request, tenant: AdminTenant, viewer: CurrentViewer, rt: RuntimeDep) -> Response:
+async def save_policy(request: Request, tenant: SecurityAdmin, viewer: CurrentViewer, rt: RuntimeDep) -> Response:
     form = await request.form()
     try:
         data = policies.PolicyUpdate(
@@ -319,7 +312,7 @@ def _connection_url(tenant: TenantRef, connection_id: str) -> str:
 
 @router.post("/t/{slug}/security/sso/oidc", dependencies=[Csrf])
 async def create_oidc_connection(
-    request: Request, tenant: AdminTenant, viewer: CurrentViewer, rt: RuntimeDep
+    request: Request, tenant: SecurityAdmin, viewer: CurrentViewer, rt: RuntimeDep
 ) -> Response:
     """Add the tenant's OpenID Connect IdP; its discovery document is fetched and checked first."""
     form = await request.form()
@@ -372,7 +365,7 @@ async def _saml_settings(form: FormData) -> dict[str, Any]:
 
 @router.post("/t/{slug}/security/sso/saml", dependencies=[Csrf])
 async def create_saml_connection(
-    request: Request, tenant: AdminTenant, viewer: CurrentViewer, rt: RuntimeDep
+    request: Request, tenant: SecurityAdmin, viewer: CurrentViewer, rt: RuntimeDep
 ) -> Response:
     """Add the tenant's SAML IdP from its metadata; the page then shows what the IdP needs of Atrium."""
     form = await request.form()
@@ -417,7 +410,7 @@ async def _update_connection(
 
 @router.post("/t/{slug}/security/sso/connections/{connection_id}", dependencies=[Csrf])
 async def update_sso_connection(
-    request: Request, connection_id: str, tenant: AdminTenant, viewer: CurrentViewer, rt: RuntimeDep
+    request: Request, connection_id: str, tenant: SecurityAdmin, viewer: CurrentViewer, rt: RuntimeDep
 ) -> Response:
     """Rename, route other domains, switch just-in-time accounts, or replace an OIDC client secret."""
     form = await request.form()
@@ -433,14 +426,14 @@ async def update_sso_connection(
 
 @router.post("/t/{slug}/security/sso/connections/{connection_id}/enable", dependencies=[Csrf])
 async def enable_sso_connection(
-    request: Request, connection_id: str, tenant: AdminTenant, viewer: CurrentViewer, rt: RuntimeDep
+    request: Request, connection_id: str, tenant: SecurityAdmin, viewer: CurrentViewer, rt: RuntimeDep
 ) -> Response:
     return await _update_connection(request, tenant, viewer, rt, connection_id, {"enabled": True})
 
 
 @router.post("/t/{slug}/security/sso/connections/{connection_id}/disable", dependencies=[Csrf])
 async def disable_sso_connection(
-    request: Request, connection_id: str, tenant: AdminTenant, viewer: CurrentViewer, rt: RuntimeDep
+    request: Request, connection_id: str, tenant: SecurityAdmin, viewer: CurrentViewer, rt: RuntimeDep
 ) -> Response:
     """A disabled connection takes no sign-ins; its settings and domains stay."""
     return await _update_connection(request, tenant, viewer, rt, connection_id, {"enabled": False})
@@ -448,7 +441,7 @@ async def disable_sso_connection(
 
 @router.post("/t/{slug}/security/sso/connections/{connection_id}/delete", dependencies=[Csrf])
 async def delete_sso_connection(
-    request: Request, connection_id: str, tenant: AdminTenant, viewer: CurrentViewer, rt: RuntimeDep
+    request: Request, connection_id: str, tenant: SecurityAdmin, viewer: CurrentViewer, rt: RuntimeDep
 ) -> Response:
     """Remove the connection, its domains and linked identities (the accounts stay)."""
     async with rt.db.platform_session() as session, session.begin():
@@ -459,7 +452,7 @@ async def delete_sso_connection(
 
 @router.post("/t/{slug}/security/scim/token", dependencies=[Csrf])
 async def create_scim_token(
-    request: Request, tenant: AdminTenant, viewer: CurrentViewer, rt: RuntimeDep
+    request: Request, tenant: SecurityAdmin, viewer: CurrentViewer, rt: RuntimeDep
 ) -> HTMLResponse:
     """Create the SCIM token, or rotate it (the old one stops at once); this answer shows it once."""
     async with rt.db.platform_session() as session, session.begin():
@@ -469,7 +462,7 @@ async def create_scim_token(
 
 
 @router.post("/t/{slug}/security/scim/token/revoke", dependencies=[Csrf])
-async def revoke_scim_token(request: Request, tenant: AdminTenant, viewer: CurrentViewer, rt: RuntimeDep) -> Response:
+async def revoke_scim_token(request: Request, tenant: SecurityAdmin, viewer: CurrentViewer, rt: RuntimeDep) -> Response:
     async with rt.db.platform_session() as session, session.begin():
         revoked = await scim_tokens.revoke_token(session, tenant.id, viewer.user.email)
     if revoked:
@@ -485,7 +478,7 @@ def _oauth_actor(viewer: Viewer) -> oauth.Actor:
 
 @router.post("/t/{slug}/security/oauth-clients", dependencies=[Csrf])
 async def create_oauth_client(
-    request: Request, tenant: AdminTenant, viewer: CurrentViewer, rt: RuntimeDep
+    request: Request, tenant: SecurityAdmin, viewer: CurrentViewer, rt: RuntimeDep
 ) -> HTMLResponse:
     """A client for machine access to this tenant; this answer is the only time its secret shows."""
     form = await request.form()
@@ -505,7 +498,7 @@ async def create_oauth_client(
 
 @router.post("/t/{slug}/security/oauth-clients/{client_id}/secret", dependencies=[Csrf])
 async def rotate_oauth_client_secret(
-    request: Request, client_id: str, tenant: AdminTenant, viewer: CurrentViewer, rt: RuntimeDep
+    request: Request, client_id: str, tenant: SecurityAdmin, viewer: CurrentViewer, rt: RuntimeDep
 ) -> Response:
     """A new secret replaces the old one at once; shown in this answer only."""
     try:
@@ -522,7 +515,7 @@ async def rotate_oauth_client_secret(
 
 @router.post("/t/{slug}/security/oauth-clients/{client_id}/revoke", dependencies=[Csrf])
 async def revoke_oauth_client(
-    request: Request, client_id: str, tenant: AdminTenant, viewer: CurrentViewer, rt: RuntimeDep
+    request: Request, client_id: str, tenant: SecurityAdmin, viewer: CurrentViewer, rt: RuntimeDep
 ) -> Response:
     """The client gets no new tokens; the ones it holds stop working within seconds."""
     async with rt.db.platform_session() as session, session.begin():

@@ -32,7 +32,7 @@ from tests.platform.identity.conftest import SIGNUP, Sink
 
 BASE = "http://atrium.test"
 TOKEN_URL = BASE + "/api/v1/oauth/token"
-SCOPES = ["notes.note.read", "notes.note.write"]
+SCOPES = ["notes.note.read", "notes.note.create"]
 SECOND = {**SIGNUP, "email": "second@example.com", "organization_name": "Second Works"}
 
 

@@ -15,3 +15,6 @@ class Note(TenantBase, TenantScoped, Timestamped):
     title: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text, default="")
     author: Mapped[str | None] = mapped_column(String(200), default=None)
+    # What row conditions compare: the person who wrote it and the department it belongs to.
+    owner_id: Mapped[str | None] = mapped_column(String(36), default=None, index=True)
+    department_id: Mapped[str | None] = mapped_column(String(36), default=None, index=True)

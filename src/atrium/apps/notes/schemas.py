@@ -10,6 +10,7 @@ class NoteCreate(BaseModel):
 
     title: str = Field(min_length=1, max_length=200, description="Short title.")
     body: str = Field("", max_length=100_000, description="Free text.")
+    department_id: str | None = Field(None, max_length=36, description="Default: the writer's department.")
 
 
 class NoteUpdate(BaseModel):
@@ -17,6 +18,7 @@ class NoteUpdate(BaseModel):
 
     title: str | None = Field(None, min_length=1, max_length=200)
     body: str | None = Field(None, max_length=100_000)
+    department_id: str | None = Field(None, max_length=36)
 
 
 class NoteRead(BaseModel):
@@ -26,5 +28,7 @@ class NoteRead(BaseModel):
     title: str
     body: str
     author: str | None
+    owner_id: str | None
+    department_id: str | None
     created_at: dt.datetime
     updated_at: dt.datetime

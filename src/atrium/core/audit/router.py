@@ -8,9 +8,10 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from atrium.api.deps import PlatformAdmin, PlatformSession, RuntimeDep, Tenant
+from atrium.api.deps import PlatformAdmin, PlatformSession, RuntimeDep
 from atrium.core.audit import service
 from atrium.core.audit.schemas import AuditEventRead, AuditPage, ChainReportRead
+from atrium.platform.access.auth import CanReadAudit
 from atrium.platform.tenancy import service as tenants
 
 router = APIRouter(tags=["audit"])
@@ -48,10 +49,10 @@ async def _page(session: AsyncSession, f: service.AuditFilter) -> AuditPage:
 
 @router.get("/api/v1/tenants/{tenant}/audit-events", response_model=AuditPage)
 async def tenant_audit_events(
-    tenant: Tenant, session: PlatformSession, f: Annotated[service.AuditFilter, Depends(_filter)]
+    access: CanReadAudit, session: PlatformSession, f: Annotated[service.AuditFilter, Depends(_filter)]
 ) -> AuditPage:
-    """The tenant's audit trail, newest first."""
-    return await _page(session, service.AuditFilter(**{**f.__dict__, "tenant_id": tenant.tenant.id}))
+    """The tenant's audit trail, newest first (Auditors and administrators)."""
+    return await _page(session, service.AuditFilter(**{**f.__dict__, "tenant_id": access.tenant.id}))
 
 
 @router.get("/api/v1/platform/audit-events", response_model=AuditPage)

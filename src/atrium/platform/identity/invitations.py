@@ -17,12 +17,13 @@ from sqlalchemy import func, select
 from atrium.core.db import utcnow
 from atrium.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from atrium.core.mail import compose, make_mailer
+from atrium.platform.access import service as access
+from atrium.platform.entitlements.service import check_seat_available
 from atrium.platform.identity import events, policies
 from atrium.platform.identity.exceptions import InvalidToken
 from atrium.platform.identity.models import Membership, User
 from atrium.platform.identity.passwords import hash_password
 from atrium.platform.identity.security_models import Invitation
-from atrium.platform.identity.service import ROLES_OFFERED
 from atrium.platform.tenancy.models import Tenant
 
 if TYPE_CHECKING:
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 
     from atrium.runtime import Runtime
 
-ROLES = ROLES_OFFERED
 INVITATION_DAYS = 7
 
 
@@ -58,10 +58,11 @@ async def invite(rt: Runtime, tenant_id: str, email: str, role: str, *, invited_
     email = email.strip().lower()
     if "@" not in email or len(email) > 254 or " " in email:
         raise BadRequest(f"{email!r} is not an email address", field="email")
-    if role not in ROLES:
-        raise BadRequest(f"role must be one of: {', '.join(ROLES)}", field="role")
     token = secrets.token_urlsafe(32)
     async with rt.db.platform_session() as session, session.begin():
+        offered = await access.roles_offered(session, tenant_id)
+        if role not in offered:
+            raise BadRequest(f"role must be one of: {', '.join(offered)}", field="role")
         tenant = await session.get(Tenant, tenant_id)
         if tenant is None or tenant.status == "deleted":
             raise NotFound("no such tenant", field="tenant")
@@ -215,6 +216,7 @@ async def accept(
                 data={"email": joined.email, "via": "invitation"},
             )
         if await session.get(Membership, (joined.id, invitation.tenant_id)) is None:
+            await check_seat_available(session, invitation.tenant_id)
             session.add(Membership(user_id=joined.id, tenant_id=invitation.tenant_id, role=invitation.role))
         invitation.accepted_at, invitation.accepted_by = utcnow(), joined.id
         await events.record(

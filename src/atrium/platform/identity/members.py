@@ -6,10 +6,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, select
 
 from atrium.core.db import utcnow
 from atrium.core.errors import Conflict, NotFound
+from atrium.platform.access import repository as access_repo
 from atrium.platform.identity import events
 from atrium.platform.identity.models import Membership, TotpFactor, User, UserSession, WebAuthnCredential
 from atrium.platform.identity.schemas import MemberRead, SessionRead, TenantSessionRead
@@ -41,14 +42,9 @@ async def remove_member(session: AsyncSession, tenant_id: str, user_id: str, *, 
     membership = await session.get(Membership, (user_id, tenant_id))
     if membership is None:
         raise NotFound(f"no member {user_id!r}", field="user_id")
-    if membership.role == TENANT_ADMIN and membership.active:  # a suspended admin administers nothing
-        admins = await session.scalar(
-            select(func.count())
-            .select_from(Membership)
-            .where(Membership.tenant_id == tenant_id, Membership.role == TENANT_ADMIN, Membership.active)
-        )
-        if (admins or 0) <= 1:
-            raise Conflict("the tenant's last administrator cannot be removed", field="user_id")
+    admins = await access_repo.holder_ids(session, tenant_id, TENANT_ADMIN)
+    if admins and admins <= {user_id}:  # a suspended admin administers nothing, so is not counted
+        raise Conflict("the tenant's last administrator cannot be removed", field="user_id")
     await session.delete(membership)
     await events.record(
         session, "tenant.membership.revoked", user_id=user_id, tenant_id=tenant_id, data={}, actor=actor

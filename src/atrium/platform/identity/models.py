@@ -69,6 +69,8 @@ class UserSession(ControlBase):
     mfa: Mapped[bool] = mapped_column(Boolean, default=False)
     # The strictest idle lifetime among the user's tenants' policies when the session began.
     idle_minutes: Mapped[int | None] = mapped_column(default=None)
+    # The last time the person proved it was them (sign-in or step-up), for privileged actions.
+    reauthenticated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 
 class ApiKey(ControlBase):

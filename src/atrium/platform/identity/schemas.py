@@ -171,7 +171,7 @@ class InvitationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     email: EmailStr
-    role: Literal["Tenant Admin", "Member"] = "Member"
+    role: str = Field("Member", min_length=1, max_length=100, description="A system or custom role of the tenant.")
 
 
 class InvitationRead(BaseModel):

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response, status
 
-from atrium.api.deps import CurrentPrincipal, PlatformSession, RuntimeDep, TenantAdmin
+from atrium.api.deps import CurrentPrincipal, PlatformSession, RuntimeDep
 from atrium.core import context
+from atrium.platform.access.auth import CanManageMembers, CanManageSecurity, CanManageSessions, CanReadMembers
 from atrium.platform.identity import invitations, members, policies, sessions
 from atrium.platform.identity.schemas import (
     InvitationAccept,
@@ -29,51 +30,51 @@ def _actor() -> str:
 
 
 @router.get(f"{BASE}/members", response_model=list[MemberRead])
-async def list_members(ctx: TenantAdmin, session: PlatformSession) -> list[MemberRead]:
+async def list_members(ctx: CanReadMembers, session: PlatformSession) -> list[MemberRead]:
     return await members.list_members(session, ctx.tenant.id)
 
 
 @router.delete(f"{BASE}/members/{{user_id}}", status_code=status.HTTP_204_NO_CONTENT)
-async def remove_member(user_id: str, ctx: TenantAdmin, session: PlatformSession) -> Response:
+async def remove_member(user_id: str, ctx: CanManageMembers, session: PlatformSession) -> Response:
     """Take a person out of the tenant (their account stays)."""
     await members.remove_member(session, ctx.tenant.id, user_id, actor=_actor())
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get(f"{BASE}/invitations", response_model=list[InvitationRead])
-async def list_invitations(ctx: TenantAdmin, session: PlatformSession) -> list[InvitationRead]:
+async def list_invitations(ctx: CanReadMembers, session: PlatformSession) -> list[InvitationRead]:
     """Invitations still waiting for an answer."""
     return [InvitationRead.model_validate(i) for i in await invitations.list_for_tenant(session, ctx.tenant.id)]
 
 
 @router.post(f"{BASE}/invitations", status_code=status.HTTP_201_CREATED, response_model=InvitationRead)
-async def invite(data: InvitationCreate, ctx: TenantAdmin, rt: RuntimeDep) -> InvitationRead:
+async def invite(data: InvitationCreate, ctx: CanManageMembers, rt: RuntimeDep) -> InvitationRead:
     """Mail an invitation; a pending one to the same address is replaced."""
     created = await invitations.invite(rt, ctx.tenant.id, str(data.email), data.role, invited_by=_actor())
     return InvitationRead.model_validate(created)
 
 
 @router.delete(f"{BASE}/invitations/{{invitation_id}}", response_model=InvitationRead)
-async def revoke_invitation(invitation_id: str, ctx: TenantAdmin, session: PlatformSession) -> InvitationRead:
+async def revoke_invitation(invitation_id: str, ctx: CanManageMembers, session: PlatformSession) -> InvitationRead:
     return InvitationRead.model_validate(
         await invitations.revoke(session, ctx.tenant.id, invitation_id, actor=_actor())
     )
 
 
 @router.get(f"{BASE}/sessions", response_model=list[TenantSessionRead])
-async def list_sessions(ctx: TenantAdmin, session: PlatformSession, rt: RuntimeDep) -> list[TenantSessionRead]:
+async def list_sessions(ctx: CanManageSessions, session: PlatformSession, rt: RuntimeDep) -> list[TenantSessionRead]:
     """Live browser sessions of the tenant's members."""
     return await members.list_sessions(session, rt.settings, ctx.tenant.id)
 
 
 @router.delete(f"{BASE}/sessions/{{session_id}}", status_code=status.HTTP_204_NO_CONTENT)
-async def end_session(session_id: str, ctx: TenantAdmin, session: PlatformSession) -> Response:
+async def end_session(session_id: str, ctx: CanManageSessions, session: PlatformSession) -> Response:
     await members.end_session(session, ctx.tenant.id, session_id, actor=_actor())
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get(f"{BASE}/security-policy", response_model=SecurityPolicyRead)
-async def get_policy(ctx: TenantAdmin, session: PlatformSession) -> SecurityPolicyRead:
+async def get_policy(ctx: CanManageSecurity, session: PlatformSession) -> SecurityPolicyRead:
     return SecurityPolicyRead.model_validate(await policies.get(session, ctx.tenant.id))
 
 
@@ -81,7 +82,7 @@ async def get_policy(ctx: TenantAdmin, session: PlatformSession) -> SecurityPoli
 async def put_policy(
     data: policies.PolicyUpdate,
     request: Request,
-    ctx: TenantAdmin,
+    ctx: CanManageSecurity,
     session: PlatformSession,
     principal: CurrentPrincipal,
 ) -> SecurityPolicyRead:

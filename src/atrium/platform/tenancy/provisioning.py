@@ -21,10 +21,11 @@ from atrium.core.audit import service as audit
 from atrium.core.db import utcnow
 from atrium.core.events.outbox import publish
 from atrium.core.tenancy import TenantRef
+from atrium.platform.access.catalog import TENANT_ROLES
 from atrium.platform.tenancy import repository, storage
 from atrium.platform.tenancy.models import ProvisioningStep, StepStatus, Tenant, TenantStatus
 from atrium.platform.tenancy.registry import to_ref
-from atrium.platform.tenancy.tenant_models import Role, TenantSetting
+from atrium.platform.tenancy.tenant_models import TenantSetting
 
 if TYPE_CHECKING:
     from atrium.runtime import Runtime
@@ -38,19 +39,6 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "fiscal_year_start": "01-01",
     "date_format": "YYYY-MM-DD",
 }
-DEFAULT_ROLES = (
-    ("Tenant Admin", "Administers the tenant: users, roles, settings."),
-    ("Finance Admin", "Runs the ledger, receivables, payables and period close."),
-    ("HR Admin", "Manages employees and HR records."),
-    ("Project Manager", "Plans projects and tracks time."),
-    ("Sales Rep", "Works leads, opportunities and customers."),
-    ("Support Agent", "Handles tickets."),
-    ("BI Analyst", "Reads reports and analytics."),
-    ("Developer", "Builds against the API."),
-    ("Integration Engineer", "Connects external systems."),
-    ("Auditor", "Reads everything, including the audit trail; writes nothing."),
-)
-
 
 async def _record(rt: Runtime, ref: TenantRef, tenant: Tenant) -> str:
     return f"{tenant.isolation} tenant {tenant.slug} in region {tenant.region}"
@@ -81,11 +69,9 @@ async def _default_settings(rt: Runtime, ref: TenantRef, tenant: Tenant) -> str:
 
 
 async def _default_roles(rt: Runtime, ref: TenantRef, tenant: Tenant) -> str:
-    async with rt.db.tenant_session(ref) as session:
-        present = set((await session.execute(select(Role.name))).scalars())
-        session.add_all(Role(name=n, description=d) for n, d in DEFAULT_ROLES if n not in present)
-        await session.commit()
-    return f"{len(DEFAULT_ROLES) - len(present)} role placeholders added"
+    """The system roles live in the access catalogue, so every tenant has them from the start;
+    the step stays so that provisioning logs written before keep resuming."""
+    return f"{len(TENANT_ROLES)} system roles available"
 
 
 def object_prefix(rt: Runtime, ref: TenantRef) -> str:

@@ -1,13 +1,13 @@
-"""Tenant-side tables the platform itself owns: settings and (until access control) role placeholders."""
+"""Tenant-side tables the platform itself owns: settings."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, String, UniqueConstraint
+from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from atrium.core.db import TenantBase, TenantScoped, Timestamped, new_id
+from atrium.core.db import TenantBase, TenantScoped, Timestamped
 
 
 class TenantSetting(TenantBase, TenantScoped, Timestamped):
@@ -16,15 +16,3 @@ class TenantSetting(TenantBase, TenantScoped, Timestamped):
     tenant_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[Any] = mapped_column(JSON)
-
-
-class Role(TenantBase, TenantScoped, Timestamped):
-    """Placeholder rows for the default roles; access control gives them permission sets."""
-
-    __tablename__ = "roles"
-    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
-
-    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    name: Mapped[str] = mapped_column(String(100))
-    description: Mapped[str] = mapped_column(String(500), default="")
-    is_system: Mapped[bool] = mapped_column(Boolean, default=True)

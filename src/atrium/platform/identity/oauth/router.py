@@ -10,7 +10,8 @@ from urllib.parse import unquote_plus
 from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
 
-from atrium.api.deps import CurrentPrincipal, PlatformSession, Principal, RuntimeDep, TenantAdmin
+from atrium.api.deps import CurrentPrincipal, PlatformSession, Principal, RuntimeDep
+from atrium.platform.access.auth import CanManageSecurity
 from atrium.platform.identity.oauth import service, tokens
 from atrium.platform.identity.oauth.schemas import (
     AuthorizationServerMetadata,
@@ -36,7 +37,7 @@ def _actor(principal: Principal) -> service.Actor:
 
 @router.post(CLIENTS, status_code=status.HTTP_201_CREATED, response_model=OAuthClientWithSecret)
 async def create_client(
-    data: OAuthClientCreate, ctx: TenantAdmin, principal: CurrentPrincipal, session: PlatformSession
+    data: OAuthClientCreate, ctx: CanManageSecurity, principal: CurrentPrincipal, session: PlatformSession
 ) -> OAuthClientWithSecret:
     """A client for machine access to this tenant; the response is the only time the secret is shown."""
     client, secret = await service.create(
@@ -46,14 +47,14 @@ async def create_client(
 
 
 @router.get(CLIENTS, response_model=list[OAuthClientRead])
-async def list_clients(ctx: TenantAdmin, session: PlatformSession) -> list[OAuthClientRead]:
+async def list_clients(ctx: CanManageSecurity, session: PlatformSession) -> list[OAuthClientRead]:
     """The tenant's clients, newest first, revoked ones included; never their secrets."""
     return [OAuthClientRead.model_validate(c) for c in await service.list_for_tenant(session, ctx.tenant.id)]
 
 
 @router.delete(CLIENTS + "/{client_id}", response_model=OAuthClientRead)
 async def revoke_client(
-    client_id: str, ctx: TenantAdmin, principal: CurrentPrincipal, session: PlatformSession
+    client_id: str, ctx: CanManageSecurity, principal: CurrentPrincipal, session: PlatformSession
 ) -> OAuthClientRead:
     """Revoke a client: no new tokens; tokens already issued stop working within seconds, at the
     latest when they expire."""
@@ -63,7 +64,7 @@ async def revoke_client(
 
 @router.post(CLIENTS + "/{client_id}/secret", response_model=OAuthClientWithSecret)
 async def rotate_client_secret(
-    client_id: str, ctx: TenantAdmin, principal: CurrentPrincipal, session: PlatformSession
+    client_id: str, ctx: CanManageSecurity, principal: CurrentPrincipal, session: PlatformSession
 ) -> OAuthClientWithSecret:
     """Replace the client's secret; the old one stops working at once."""
     client, secret = await service.rotate_secret(session, ctx.tenant.id, client_id, actor=_actor(principal))

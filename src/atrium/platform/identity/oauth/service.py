@@ -17,7 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from atrium.core.db import utcnow
-from atrium.core.errors import Conflict, NotFound
+from atrium.core.errors import Conflict, NotFound, ValidationFailed
+from atrium.platform.access import catalog
 from atrium.platform.identity import events
 from atrium.platform.identity.oauth import tokens
 from atrium.platform.identity.oauth.models import OAuthClient
@@ -66,7 +67,11 @@ def _new_secret() -> str:
 async def create(
     session: AsyncSession, tenant_id: str, *, name: str, scopes: list[str], actor: Actor
 ) -> tuple[OAuthClient, str]:
-    """A new client and its secret, which is never shown again."""
+    """A new client and its secret, which is never shown again. Its scopes are the permissions
+    it may use (``notes.note.read``, or a pattern such as ``notes.*``)."""
+    unknown = catalog.unknown_patterns(scopes)
+    if unknown:
+        raise ValidationFailed(f"scopes name no known permission: {', '.join(unknown)}", field="scopes")
     secret = _new_secret()
     client = OAuthClient(
         client_id=CLIENT_ID_PREFIX + secrets.token_urlsafe(16),

@@ -31,9 +31,10 @@ from scim2_models import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from atrium.api.deps import CurrentPrincipal, PlatformSession, RuntimeDep, TenantAdmin, get_runtime
+from atrium.api.deps import CurrentPrincipal, PlatformSession, RuntimeDep, get_runtime
 from atrium.core import context
 from atrium.core.errors import NotFound
+from atrium.platform.access.auth import CanManageSecurity
 from atrium.platform.identity.scim import resources as scim
 from atrium.platform.identity.scim import service, tokens
 from atrium.platform.identity.scim.errors import ScimResponse, ScimRoute, error_response
@@ -46,7 +47,9 @@ token_router = APIRouter(prefix="/api/v1/tenants/{tenant}/scim", tags=["scim"])
 
 
 @token_router.post("/token", status_code=status.HTTP_201_CREATED, response_model=tokens.TokenCreated)
-async def create_token(ctx: TenantAdmin, principal: CurrentPrincipal, session: PlatformSession) -> tokens.TokenCreated:
+async def create_token(
+    ctx: CanManageSecurity, principal: CurrentPrincipal, session: PlatformSession
+) -> tokens.TokenCreated:
     """Create the tenant's SCIM token, or rotate it (the old one stops working). Shown once."""
     token = await tokens.create_token(session, ctx.tenant.id, principal.email)
     state = await tokens.token_status(session, ctx.tenant.id)
@@ -54,13 +57,13 @@ async def create_token(ctx: TenantAdmin, principal: CurrentPrincipal, session: P
 
 
 @token_router.get("/token", response_model=tokens.TokenStatus)
-async def token_status(ctx: TenantAdmin, session: PlatformSession) -> tokens.TokenStatus:
+async def token_status(ctx: CanManageSecurity, session: PlatformSession) -> tokens.TokenStatus:
     """Whether the tenant has a SCIM token, when it was created and last used."""
     return await tokens.token_status(session, ctx.tenant.id)
 
 
 @token_router.delete("/token", status_code=status.HTTP_204_NO_CONTENT)
-async def revoke_token(ctx: TenantAdmin, principal: CurrentPrincipal, session: PlatformSession) -> Response:
+async def revoke_token(ctx: CanManageSecurity, principal: CurrentPrincipal, session: PlatformSession) -> Response:
     """Revoke the tenant's SCIM token; provisioning stops until a new one is created."""
     if not await tokens.revoke_token(session, ctx.tenant.id, principal.email):
         raise NotFound("this tenant has no SCIM token", field="token")

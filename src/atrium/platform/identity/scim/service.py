@@ -40,6 +40,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from atrium.core.db import utcnow
+from atrium.platform.entitlements.service import check_seat_available
 from atrium.platform.identity import events
 from atrium.platform.identity.models import Membership, User
 from atrium.platform.identity.passwords import hash_password
@@ -242,6 +243,8 @@ async def _platform_account(session: AsyncSession, caller: Caller, email: str) -
 async def _set_membership(session: AsyncSession, caller: Caller, user_id: str, *, active: bool) -> None:
     membership = await session.get(Membership, (user_id, caller.tenant_id))
     if membership is None:
+        if active:
+            await check_seat_available(session, caller.tenant_id)
         session.add(Membership(user_id=user_id, tenant_id=caller.tenant_id, role=MEMBER, active=active))
         await events.record(
             session,
@@ -252,6 +255,8 @@ async def _set_membership(session: AsyncSession, caller: Caller, user_id: str, *
             actor=caller.actor,
         )
     else:
+        if active and not membership.active:  # reactivation takes a seat again
+            await check_seat_available(session, caller.tenant_id)
         membership.active = active
 
 

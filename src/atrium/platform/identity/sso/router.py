@@ -9,8 +9,9 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import RedirectResponse
 
-from atrium.api.deps import CurrentPrincipal, PlatformAdmin, PlatformSession, RuntimeDep, TenantAdmin
+from atrium.api.deps import CurrentPrincipal, PlatformAdmin, PlatformSession, RuntimeDep
 from atrium.core.errors import BadRequest, NotFound
+from atrium.platform.access.auth import CanManageSecurity
 from atrium.platform.identity.router import _set_session_cookie
 from atrium.platform.identity.schemas import VerifiedSignup
 from atrium.platform.identity.sso import connections, oidc, social
@@ -46,13 +47,17 @@ ReturnTo = Annotated[str | None, Query(max_length=500, description="A path on th
 
 
 @router.get(TENANT_CONNECTIONS, response_model=list[SsoConnectionRead])
-async def list_connections(ctx: TenantAdmin, rt: RuntimeDep, session: PlatformSession) -> list[SsoConnectionRead]:
+async def list_connections(ctx: CanManageSecurity, rt: RuntimeDep, session: PlatformSession) -> list[SsoConnectionRead]:
     return await connections.list_connections(rt, session, ctx.tenant.id)
 
 
 @router.post(TENANT_CONNECTIONS, status_code=status.HTTP_201_CREATED, response_model=SsoConnectionRead)
 async def create_connection(
-    data: SsoConnectionCreate, ctx: TenantAdmin, principal: CurrentPrincipal, rt: RuntimeDep, session: PlatformSession
+    data: SsoConnectionCreate,
+    ctx: CanManageSecurity,
+    principal: CurrentPrincipal,
+    rt: RuntimeDep,
+    session: PlatformSession,
 ) -> SsoConnectionRead:
     """Add the tenant's IdP; an OIDC discovery document is fetched and checked first."""
     return await connections.create_connection(rt, session, ctx.tenant.id, data, principal)
@@ -60,7 +65,7 @@ async def create_connection(
 
 @router.get(TENANT_CONNECTIONS + "/{connection_id}", response_model=SsoConnectionRead)
 async def get_connection(
-    connection_id: str, ctx: TenantAdmin, rt: RuntimeDep, session: PlatformSession
+    connection_id: str, ctx: CanManageSecurity, rt: RuntimeDep, session: PlatformSession
 ) -> SsoConnectionRead:
     return await connections.get(rt, session, ctx.tenant.id, connection_id)
 
@@ -69,7 +74,7 @@ async def get_connection(
 async def update_connection(
     connection_id: str,
     data: SsoConnectionUpdate,
-    ctx: TenantAdmin,
+    ctx: CanManageSecurity,
     principal: CurrentPrincipal,
     rt: RuntimeDep,
     session: PlatformSession,
@@ -79,7 +84,7 @@ async def update_connection(
 
 @router.delete(TENANT_CONNECTIONS + "/{connection_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_connection(
-    connection_id: str, ctx: TenantAdmin, principal: CurrentPrincipal, session: PlatformSession
+    connection_id: str, ctx: CanManageSecurity, principal: CurrentPrincipal, session: PlatformSession
 ) -> Response:
     await connections.delete_connection(session, ctx.tenant.id, connection_id, principal)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from atrium.core.crypto import fernet
 from atrium.core.db import utcnow
 from atrium.core.errors import AtriumError, BadRequest, Conflict, Forbidden, NotFound
+from atrium.platform.entitlements.service import check_seat_available
 from atrium.platform.identity import events
 from atrium.platform.identity.models import Membership, User
 from atrium.platform.identity.passwords import hash_password
@@ -215,6 +216,7 @@ async def resolve_user(
             )
         action = "user.sso.linked"
     elif connection.jit_enabled and own_domain and tenant_id is not None:
+        await check_seat_available(session, tenant_id)
         user = User(
             email=email,
             password_hash=await hash_password(secrets.token_urlsafe(32)),  # no usable password: SSO or a reset

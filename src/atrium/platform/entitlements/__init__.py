@@ -1,0 +1,1 @@
+"""Entitlements: what a tenant's plan allows (modules, features, seats, quotas), checked per request."""
