@@ -346,6 +346,27 @@ def user_create(
         out.print(f"set the password within {SETUP_LINK_MINUTES // 60} h at: {link}  (works once)")
 
 
+async def _demo_organisation(session: Any, tenant_id: str) -> None:
+    """Departments and a custom role with a row condition, so access control has something to show."""
+    from atrium.platform.access import service as access
+    from atrium.platform.access.schemas import DepartmentCreate, RoleCreate
+
+    actor = "atrium demo"
+    sales = await access.create_department(session, tenant_id, DepartmentCreate(name="Sales"), actor=actor)
+    await access.create_department(
+        session, tenant_id, DepartmentCreate(name="Sales EU", parent_id=sales.id), actor=actor
+    )
+    await access.create_department(session, tenant_id, DepartmentCreate(name="Operations"), actor=actor)
+    condition = {"op": "in_department", "department": sales.id, "children": True}
+    role = RoleCreate(
+        name="Sales viewer",
+        description="Reads the notes of Sales and its sub-departments",
+        permission_sets=["notes.read", "tenant.basics"],
+        condition=condition,
+    )
+    await access.create_role(session, tenant_id, role, actor=actor)
+
+
 @app.command("demo")
 def demo(slug: str = "demo", admin_email: str = "admin@example.com") -> None:
     """Migrate, create the first platform administrator (credentials printed once) and a demo
@@ -375,6 +396,7 @@ def demo(slug: str = "demo", admin_email: str = "admin@example.com") -> None:
             out.print(f"demo tenant {tenant.slug}: {tenant.status}")
             async with rt.db.platform_session() as session, session.begin():
                 session.add(Membership(user_id=admin_id, tenant_id=tenant.id, role=identity.TENANT_ADMIN))
+                await _demo_organisation(session, tenant.id)
 
     run(work)
 

@@ -38,7 +38,6 @@ from atrium.platform.access import repository as repo
 from atrium.platform.access import subject as subjects
 from atrium.platform.access.auth import Access
 from atrium.platform.access.exceptions import StepUpRequired
-from atrium.platform.access.models import Approval
 from atrium.platform.access.schemas import (
     AssignmentCreate,
     DepartmentCreate,
@@ -66,7 +65,7 @@ from atrium.web.console import (
     redirect,
     render,
 )
-from atrium.web.tenant_access import MemberView, TenantView, requiring
+from atrium.web.tenant_access import MemberView, TenantView, perform, requiring
 
 # The permission each page or form needs (the same as the API's routes).
 READ_ROLES = "access.role.read"
@@ -202,28 +201,6 @@ async def step_up(request: Request, view: MemberView, rt: RuntimeDep) -> Respons
 # -- shared ---------------------------------------------------------------------------------------
 
 
-async def _perform(
-    request: Request, view: TenantView, action: str, payload: dict[str, Any], summary: str
-) -> dict[str, Any] | None:
-    """Run a privileged change as the API does, or queue it when the tenant requires approval
-    (flashed; ``None`` is returned). Refusals propagate to the caller."""
-    async with _runtime(request).db.platform_session() as session, session.begin():
-        done = await approvals.perform(
-            session,
-            view.tenant.id,
-            action,
-            payload,
-            summary=summary,
-            requested_by=view.principal.id,
-            requested_by_email=view.principal.email,
-        )
-    if isinstance(done, Approval):
-        inbox = " in the approvals inbox" if view.may(READ_APPROVALS) else ""
-        flash(request, f"Sent for approval: {summary}. Another administrator decides it{inbox}.", "info")
-        return None
-    return done
-
-
 async def _change(
     request: Request,
     change: Callable[[AsyncSession], Awaitable[object]],
@@ -246,7 +223,7 @@ async def _queued_change(
     request: Request, view: TenantView, action: str, payload: dict[str, Any], summary: str, *, back_to: str, done: str
 ) -> Response:
     try:
-        result = await _perform(request, view, action, payload, summary)
+        result = await perform(request, view, action, payload, summary)
     except (AtriumError, ValidationError) as exc:
         flash(request, problem_text(exc), "error")
     else:
@@ -543,7 +520,7 @@ async def create_role(request: Request, view: RoleManager) -> Response:
     form = RoleForm.from_form(await request.form())
     try:
         data = RoleCreate.model_validate(form.values())
-        done = await _perform(
+        done = await perform(
             request, view, actions.ROLE_CREATE, data.model_dump(mode="json"), f"Create role {data.name!r}"
         )
     except (AtriumError, ValidationError) as exc:
@@ -595,7 +572,7 @@ async def save_role(request: Request, name: str, view: RoleManager) -> Response:
     try:
         data = RoleUpdate.model_validate(form.values())
         payload = {"role": name, "changes": data.model_dump(mode="json", exclude_unset=True)}
-        done = await _perform(request, view, actions.ROLE_UPDATE, payload, f"Change role {name!r}")
+        done = await perform(request, view, actions.ROLE_UPDATE, payload, f"Change role {name!r}")
     except NotFound:
         raise
     except (AtriumError, ValidationError) as exc:
@@ -610,7 +587,7 @@ async def save_role(request: Request, name: str, view: RoleManager) -> Response:
 @router.post("/t/{slug}/roles/{name:path}/delete", dependencies=[Csrf])
 async def delete_role(request: Request, name: str, view: RoleManager) -> Response:
     try:
-        done = await _perform(request, view, actions.ROLE_DELETE, {"role": name}, f"Delete role {name!r}")
+        done = await perform(request, view, actions.ROLE_DELETE, {"role": name}, f"Delete role {name!r}")
     except AtriumError as exc:
         flash(request, exc.detail, "error")
         return redirect(

@@ -6,19 +6,20 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
 from atrium.api.deps import Principal
 from atrium.core.tenancy import TenantRef
+from atrium.platform.access import approvals, impersonation
 from atrium.platform.access import auth as access_auth
-from atrium.platform.access import impersonation
+from atrium.platform.access.models import Approval
 from atrium.platform.access.subject import Subject
 from atrium.platform.identity import policies
 from atrium.platform.tenancy.exceptions import TenantNotFound
 from atrium.runtime import Runtime
-from atrium.web.console import CurrentViewer, Viewer
+from atrium.web.console import CurrentViewer, Viewer, flash
 
 
 @dataclass(frozen=True)
@@ -108,3 +109,26 @@ def requiring(permission: str) -> Callable[..., Awaitable[TenantView]]:
         return view
 
     return dependency
+
+
+async def perform(
+    request: Request, view: TenantView, action: str, payload: dict[str, Any], summary: str
+) -> dict[str, Any] | None:
+    """Run a privileged change as the API does, or queue it when the tenant requires approval
+    (flashed; ``None`` is returned). Refusals propagate to the caller."""
+    rt: Runtime = request.app.state.runtime
+    async with rt.db.platform_session() as session, session.begin():
+        done = await approvals.perform(
+            session,
+            view.tenant.id,
+            action,
+            payload,
+            summary=summary,
+            requested_by=view.principal.id,
+            requested_by_email=view.principal.email,
+        )
+    if isinstance(done, Approval):
+        inbox = " in the approvals inbox" if view.may("access.approval.read") else ""
+        flash(request, f"Sent for approval: {summary}. Another administrator decides it{inbox}.", "info")
+        return None
+    return done

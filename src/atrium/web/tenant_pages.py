@@ -16,6 +16,7 @@ from atrium.api.deps import RuntimeDep
 from atrium.core.errors import AtriumError, BadRequest, NotFound
 from atrium.core.tenancy import TenantRef
 from atrium.platform.access import service as access_service
+from atrium.platform.identity import actions as identity_actions
 from atrium.platform.identity import invitations, members, policies, sessions
 from atrium.platform.identity.oauth import service as oauth
 from atrium.platform.identity.oauth.router import TOKEN_PATH
@@ -45,7 +46,7 @@ from atrium.web.console import (
     redirect,
     render,
 )
-from atrium.web.tenant_access import MemberView, TenantView, requiring
+from atrium.web.tenant_access import MemberView, TenantView, perform, requiring
 
 router = APIRouter(include_in_schema=False)
 
@@ -184,13 +185,15 @@ async def save_policy(request: Request, tenant: SecurityAdmin, viewer: CurrentVi
             ip_allowlist=[c for c in str(form.get("ip_allowlist", "")).replace(",", "\n").split() if c],
             trusted_device_days=_optional_int(form.get("trusted_device_days")) or 0,
         )
-        async with rt.db.platform_session() as session, session.begin():
-            ip = None if viewer.is_platform_admin else (request.client.host if request.client else "")
-            await policies.update(session, tenant.id, data, actor=viewer.user.email, caller_ip=ip)
+        ip = None if viewer.is_platform_admin else (request.client.host if request.client else "")
+        payload = {"changes": data.model_dump(mode="json", exclude_unset=True), "caller_ip": ip}
+        view: TenantView = request.state.tenant_view
+        done = await perform(request, view, identity_actions.SECURITY_POLICY, payload, "Change the security policy")
     except (ValidationError, AtriumError, ValueError) as exc:
         flash(request, problem_text(exc), "error")
         return redirect(f"/t/{tenant.slug}/security")
-    flash(request, "The security policy is saved.", "success")
+    if done is not None:
+        flash(request, "The security policy is saved.", "success")
     return redirect(f"/t/{tenant.slug}/security")
 
 

@@ -8,37 +8,40 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from atrium.platform.access import approvals, service
+from atrium.platform.access.approvals import Actor
 from atrium.platform.access.schemas import AssignmentCreate, RoleCreate, RoleUpdate
 
 
-async def _create_role(session: AsyncSession, tenant_id: str, payload: dict[str, Any], actor: str) -> dict[str, Any]:
-    role = await service.create_role(session, tenant_id, RoleCreate.model_validate(payload), actor=actor)
+async def _create_role(session: AsyncSession, tenant_id: str, payload: dict[str, Any], actor: Actor) -> dict[str, Any]:
+    role = await service.create_role(session, tenant_id, RoleCreate.model_validate(payload), actor=actor.email)
     return {"role": role.name, "id": role.id}
 
 
-async def _update_role(session: AsyncSession, tenant_id: str, payload: dict[str, Any], actor: str) -> dict[str, Any]:
+async def _update_role(session: AsyncSession, tenant_id: str, payload: dict[str, Any], actor: Actor) -> dict[str, Any]:
     changes = RoleUpdate.model_validate(payload["changes"])
-    role = await service.update_role(session, tenant_id, payload["role"], changes, actor=actor)
+    role = await service.update_role(session, tenant_id, payload["role"], changes, actor=actor.email)
     return {"role": role.name, "version": role.version}
 
 
-async def _delete_role(session: AsyncSession, tenant_id: str, payload: dict[str, Any], actor: str) -> dict[str, Any]:
-    await service.delete_role(session, tenant_id, payload["role"], actor=actor)
+async def _delete_role(session: AsyncSession, tenant_id: str, payload: dict[str, Any], actor: Actor) -> dict[str, Any]:
+    await service.delete_role(session, tenant_id, payload["role"], actor=actor.email)
     return {"deleted": payload["role"]}
 
 
-async def _assign(session: AsyncSession, tenant_id: str, payload: dict[str, Any], actor: str) -> dict[str, Any]:
-    record = await service.assign(session, tenant_id, AssignmentCreate.model_validate(payload), actor=actor)
+async def _assign(session: AsyncSession, tenant_id: str, payload: dict[str, Any], actor: Actor) -> dict[str, Any]:
+    record = await service.assign(session, tenant_id, AssignmentCreate.model_validate(payload), actor=actor.email)
     return {"assignment_id": record.id, "role": record.role}
 
 
-async def _unassign(session: AsyncSession, tenant_id: str, payload: dict[str, Any], actor: str) -> dict[str, Any]:
-    await service.unassign(session, tenant_id, payload["assignment_id"], actor=actor)
+async def _unassign(session: AsyncSession, tenant_id: str, payload: dict[str, Any], actor: Actor) -> dict[str, Any]:
+    await service.unassign(session, tenant_id, payload["assignment_id"], actor=actor.email)
     return {"deleted": payload["assignment_id"]}
 
 
-async def _member_role(session: AsyncSession, tenant_id: str, payload: dict[str, Any], actor: str) -> dict[str, Any]:
-    membership = await service.set_member_role(session, tenant_id, payload["user_id"], payload["role"], actor=actor)
+async def _member_role(session: AsyncSession, tenant_id: str, payload: dict[str, Any], actor: Actor) -> dict[str, Any]:
+    membership = await service.set_member_role(
+        session, tenant_id, payload["user_id"], payload["role"], actor=actor.email
+    )
     return {"user_id": membership.user_id, "role": membership.role}
 
 

@@ -25,7 +25,16 @@ from atrium.platform.access.schemas import ApprovalActionRead
 from atrium.platform.access.subject import Subject
 from atrium.platform.identity import events
 
-Handler = Callable[[AsyncSession, str, dict[str, Any], str], Awaitable[dict[str, Any]]]
+
+@dataclass(frozen=True)
+class Actor:
+    """Who runs the action: the requester when no approval is needed, else the approver."""
+
+    id: str
+    email: str
+
+
+Handler = Callable[[AsyncSession, str, dict[str, Any], Actor], Awaitable[dict[str, Any]]]
 """(platform session, tenant id, payload, actor) -> a small result to show."""
 
 
@@ -84,7 +93,7 @@ async def perform(
 ) -> Approval | dict[str, Any]:
     """Run the action now, or queue it when the tenant requires approval for it."""
     if action not in await repo.approval_rules(session, tenant_id):
-        return await ACTIONS[action].run(session, tenant_id, payload, requested_by_email)
+        return await ACTIONS[action].run(session, tenant_id, payload, Actor(requested_by, requested_by_email))
     approval = Approval(
         tenant_id=tenant_id,
         action=action,
@@ -132,7 +141,9 @@ async def decide(
         return approval
     try:
         async with session.begin_nested():
-            approval.result = await action.run(session, tenant_id, dict(approval.payload), approver_email)
+            approval.result = await action.run(
+                session, tenant_id, dict(approval.payload), Actor(approver.user_id, approver_email)
+            )
         approval.status = "approved"
     except AtriumError as exc:
         approval.status = "failed"

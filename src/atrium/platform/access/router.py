@@ -64,7 +64,7 @@ def _actor() -> str:
     return context.actor.get() or "unknown"
 
 
-async def _perform(
+async def perform(
     access: AccessDep, session: PlatformSession, action: str, payload: dict[str, Any], summary: str
 ) -> dict[str, Any] | JSONResponse:
     """Run a privileged change, or answer 202 with the approval request the tenant requires."""
@@ -85,7 +85,7 @@ async def _perform(
     return done
 
 
-_QUEUED: dict[int | str, dict[str, Any]] = {
+QUEUED: dict[int | str, dict[str, Any]] = {
     202: {"model": ApprovalRead, "description": "The tenant requires approval: the request is queued."}
 }
 
@@ -115,9 +115,9 @@ async def get_role(name: str, access: CanReadRoles, session: PlatformSession) ->
     return await service.get_role(session, access.tenant.id, name)
 
 
-@router.post("/roles", status_code=status.HTTP_201_CREATED, response_model=RoleRead, responses=_QUEUED)
+@router.post("/roles", status_code=status.HTTP_201_CREATED, response_model=RoleRead, responses=QUEUED)
 async def create_role(data: RoleCreate, access: CanManageRoles, session: PlatformSession) -> Any:
-    done = await _perform(
+    done = await perform(
         access, session, actions.ROLE_CREATE, data.model_dump(mode="json"), f"Create role {data.name!r}"
     )
     if isinstance(done, JSONResponse):
@@ -125,18 +125,18 @@ async def create_role(data: RoleCreate, access: CanManageRoles, session: Platfor
     return await service.get_role(session, access.tenant.id, done["role"])
 
 
-@router.patch("/roles/{name}", response_model=RoleRead, responses=_QUEUED)
+@router.patch("/roles/{name}", response_model=RoleRead, responses=QUEUED)
 async def update_role(name: str, data: RoleUpdate, access: CanManageRoles, session: PlatformSession) -> Any:
     payload = {"role": name, "changes": data.model_dump(mode="json", exclude_unset=True)}
-    done = await _perform(access, session, actions.ROLE_UPDATE, payload, f"Change role {name!r}")
+    done = await perform(access, session, actions.ROLE_UPDATE, payload, f"Change role {name!r}")
     if isinstance(done, JSONResponse):
         return done
     return await service.get_role(session, access.tenant.id, done["role"])
 
 
-@router.delete("/roles/{name}", status_code=status.HTTP_204_NO_CONTENT, responses=_QUEUED)
+@router.delete("/roles/{name}", status_code=status.HTTP_204_NO_CONTENT, responses=QUEUED)
 async def delete_role(name: str, access: CanManageRoles, session: PlatformSession) -> Response:
-    done = await _perform(access, session, actions.ROLE_DELETE, {"role": name}, f"Delete role {name!r}")
+    done = await perform(access, session, actions.ROLE_DELETE, {"role": name}, f"Delete role {name!r}")
     return done if isinstance(done, JSONResponse) else Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -149,10 +149,10 @@ async def list_assignments(access: CanReadRoles, session: PlatformSession) -> li
     return await service.list_assignments(session, access.tenant.id)
 
 
-@router.post("/role-assignments", status_code=status.HTTP_201_CREATED, response_model=AssignmentRead, responses=_QUEUED)
+@router.post("/role-assignments", status_code=status.HTTP_201_CREATED, response_model=AssignmentRead, responses=QUEUED)
 async def assign(data: AssignmentCreate, access: CanAssignRoles, session: PlatformSession) -> Any:
     holder = data.user_id or data.group_id
-    done = await _perform(
+    done = await perform(
         access, session, actions.ASSIGN, data.model_dump(mode="json"), f"Give {data.role!r} to {holder}"
     )
     if isinstance(done, JSONResponse):
@@ -163,12 +163,12 @@ async def assign(data: AssignmentCreate, access: CanAssignRoles, session: Platfo
     return listed[found.id]
 
 
-@router.delete("/role-assignments/{assignment_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_QUEUED)
+@router.delete("/role-assignments/{assignment_id}", status_code=status.HTTP_204_NO_CONTENT, responses=QUEUED)
 async def unassign(assignment_id: str, access: CanAssignRoles, session: PlatformSession) -> Response:
     if await repo.assignment(session, access.tenant.id, assignment_id) is None:
         raise NotFound(f"no role assignment {assignment_id!r}", field="assignment_id")
     payload = {"assignment_id": assignment_id}
-    done = await _perform(access, session, actions.UNASSIGN, payload, f"Take away assignment {assignment_id}")
+    done = await perform(access, session, actions.UNASSIGN, payload, f"Take away assignment {assignment_id}")
     return done if isinstance(done, JSONResponse) else Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -192,12 +192,12 @@ async def member_roles(access: CanReadRoles, session: PlatformSession) -> list[M
     return out
 
 
-@router.put("/role-assignments/members/{user_id}", response_model=MemberRolesRead, responses=_QUEUED)
+@router.put("/role-assignments/members/{user_id}", response_model=MemberRolesRead, responses=QUEUED)
 async def set_member_role(
     user_id: str, data: MemberRoleUpdate, access: CanAssignRoles, session: PlatformSession
 ) -> Any:
     payload = {"user_id": user_id, "role": data.role}
-    done = await _perform(access, session, actions.MEMBER_ROLE, payload, f"Make {user_id} a {data.role}")
+    done = await perform(access, session, actions.MEMBER_ROLE, payload, f"Make {user_id} a {data.role}")
     if isinstance(done, JSONResponse):
         return done
     listed = {m.user_id: m for m in await member_roles(access, session)}

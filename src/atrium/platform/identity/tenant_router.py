@@ -3,12 +3,16 @@ security policy (``/api/v1/tenants/{tenant}/…``); and accepting an invitation 
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request, Response, status
+from fastapi.responses import JSONResponse
 
 from atrium.api.deps import CurrentPrincipal, PlatformSession, RuntimeDep
 from atrium.core import context
 from atrium.platform.access.auth import CanManageMembers, CanManageSecurity, CanManageSessions, CanReadMembers
-from atrium.platform.identity import invitations, members, policies, sessions
+from atrium.platform.access.router import QUEUED, perform
+from atrium.platform.identity import actions, invitations, members, policies, sessions
 from atrium.platform.identity.schemas import (
     InvitationAccept,
     InvitationCreate,
@@ -78,20 +82,22 @@ async def get_policy(ctx: CanManageSecurity, session: PlatformSession) -> Securi
     return SecurityPolicyRead.model_validate(await policies.get(session, ctx.tenant.id))
 
 
-@router.put(f"{BASE}/security-policy", response_model=SecurityPolicyRead)
+@router.put(f"{BASE}/security-policy", response_model=SecurityPolicyRead, responses=QUEUED)
 async def put_policy(
     data: policies.PolicyUpdate,
     request: Request,
     ctx: CanManageSecurity,
     session: PlatformSession,
     principal: CurrentPrincipal,
-) -> SecurityPolicyRead:
+) -> Any:
     """Set the policy (omitted fields keep their value). Lifetimes and the password rule apply from
     the next sign-in or password change; the IP allowlist and forced MFA within seconds."""
     ip = None if principal.platform_admin else (request.client.host if request.client else "")
-    return SecurityPolicyRead.model_validate(
-        await policies.update(session, ctx.tenant.id, data, actor=_actor(), caller_ip=ip)
-    )
+    payload = {"changes": data.model_dump(mode="json", exclude_unset=True), "caller_ip": ip}
+    done = await perform(ctx, session, actions.SECURITY_POLICY, payload, "Change the security policy")
+    if isinstance(done, JSONResponse):
+        return done
+    return SecurityPolicyRead.model_validate(await policies.get(session, ctx.tenant.id))
 
 
 @router.post("/api/v1/auth/invitations/lookup", response_model=InvitationPreview)

@@ -40,6 +40,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "date_format": "YYYY-MM-DD",
 }
 
+
 async def _record(rt: Runtime, ref: TenantRef, tenant: Tenant) -> str:
     return f"{tenant.isolation} tenant {tenant.slug} in region {tenant.region}"
 

@@ -7,11 +7,13 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request, Response, status
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 
 from atrium.api.deps import CurrentPrincipal, PlatformAdmin, PlatformSession, RuntimeDep
 from atrium.core.errors import BadRequest, NotFound
 from atrium.platform.access.auth import CanManageSecurity
+from atrium.platform.access.router import QUEUED, perform
+from atrium.platform.identity import actions
 from atrium.platform.identity.router import _set_session_cookie
 from atrium.platform.identity.schemas import VerifiedSignup
 from atrium.platform.identity.sso import connections, oidc, social
@@ -82,12 +84,14 @@ async def update_connection(
     return await connections.update_connection(rt, session, ctx.tenant.id, connection_id, data, principal)
 
 
-@router.delete(TENANT_CONNECTIONS + "/{connection_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(TENANT_CONNECTIONS + "/{connection_id}", status_code=status.HTTP_204_NO_CONTENT, responses=QUEUED)
 async def delete_connection(
-    connection_id: str, ctx: CanManageSecurity, principal: CurrentPrincipal, session: PlatformSession
+    connection_id: str, ctx: CanManageSecurity, rt: RuntimeDep, session: PlatformSession
 ) -> Response:
-    await connections.delete_connection(session, ctx.tenant.id, connection_id, principal)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    await connections.get(rt, session, ctx.tenant.id, connection_id)  # 404 before anything is queued
+    payload = {"connection_id": connection_id}
+    done = await perform(ctx, session, actions.SSO_DELETE, payload, f"Remove SSO connection {connection_id}")
+    return done if isinstance(done, JSONResponse) else Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 # -- the platform's social providers ----------------------------------------------------------------
