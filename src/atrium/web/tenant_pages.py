@@ -69,6 +69,13 @@ SecurityAdmin = Annotated[TenantRef, Depends(_security_admin)]
 AdminTenant = SecurityAdmin
 
 
+def _roles_shown(view: TenantView) -> str:
+    """The roles the person holds here; a platform administrator's membership role, if any."""
+    if view.principal.platform_admin:
+        return view.viewer.role_in(view.tenant.id) or "Platform administrator"
+    return ", ".join(view.subject.roles) or "No role"
+
+
 @router.get("/t/{slug}")
 async def tenant_home(request: Request, view: MemberView, viewer: CurrentViewer, rt: RuntimeDep) -> HTMLResponse:
     tenant = view.tenant
@@ -84,7 +91,7 @@ async def tenant_home(request: Request, view: MemberView, viewer: CurrentViewer,
         request,
         "console/tenant_home.html",
         tenant=tenant,
-        role=", ".join(view.subject.roles) or "Platform administrator",
+        role=_roles_shown(view),
         is_admin=view.may("identity.member.read") or view.may("identity.security.manage"),
         notice=notice,
     )
