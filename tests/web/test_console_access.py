@@ -148,7 +148,10 @@ async def test_a_role_with_a_condition_is_created_changed_and_deleted(world: Wor
     refused = await _post(admin, "/t/acme/roles/Sales%20readers/delete", csrf)
     assert refused.status_code == 303
     page, csrf = await _follow(admin, refused)
-    assert _flashes(page) == ["'Sales readers' is still held 1 time(s); take it away first"]
+    assert _flashes(page) == [
+        "'Sales readers' is still held or offered 1 time(s) (members, assignments, pending invitations); "
+        "take it away first"
+    ]
     async with world.rt.db.platform_session() as session, session.begin():
         membership = await session.scalar(select(Membership).where(Membership.role == "Sales readers"))
         assert membership is not None

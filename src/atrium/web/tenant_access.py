@@ -124,6 +124,7 @@ async def perform(
             action,
             payload,
             summary=summary,
+            requester=view.subject,
             requested_by=view.principal.id,
             requested_by_email=view.principal.email,
         )

@@ -156,9 +156,9 @@ async def _tenant_id(world: World) -> str:
     return resolved.id
 
 
-async def test_a_change_that_fails_after_writing_is_rolled_back_whole(world: World) -> None:
-    """Demoting the only Tenant Admin writes the membership, then finds no admin left: the
-    savepoint takes the write back and the request is marked failed."""
+async def test_a_change_that_could_never_succeed_is_refused_when_asked_not_queued(world: World) -> None:
+    """Demoting the only Tenant Admin writes the membership, then finds no admin left: tried in a
+    savepoint when asked, it is refused at once (409) and nothing is queued or written."""
     tenant_id = await world.tenant("acme")
     admin_id = await world.person("admin@acme.example", tenant_id, catalog.TENANT_ADMIN)
     approver_id = await world.person("approver@acme.example", tenant_id)
@@ -167,14 +167,12 @@ async def test_a_change_that_fails_after_writing_is_rolled_back_whole(world: Wor
     assert made.status_code == 201, made.text
     await admin.put(f"{A}/role-assignments/members/{approver_id}", json={"role": "Access admins"})
     await _require(admin, "access.member.role")
+    changes = await count(world.rt, AuditEvent, AuditEvent.action == "access.member.role_changed")
     asked = await admin.put(f"{A}/role-assignments/members/{admin_id}", json={"role": "Member"})
-    assert asked.status_code == 202, asked.text
-
-    approver = await world.login("approver@acme.example")
-    decided = await approver.post(f"{A}/approvals/{asked.json()['id']}/approve", json={})
-    assert decided.status_code == 200, decided.text
-    assert decided.json()["status"] == "failed" and decided.json()["result"]["code"] == "conflict"
+    assert asked.status_code == 409, asked.text
+    assert asked.json()["detail"] == "the tenant would be left without a Tenant Admin"
+    assert (await admin.get(f"{A}/approvals")).json() == []
     members = {m["user_id"]: m for m in (await admin.get(f"{A}/role-assignments/members")).json()}
     assert members[admin_id]["primary_role"] == catalog.TENANT_ADMIN
-    # the only role change recorded is the approver's own, made before the rule
-    assert await count(world.rt, AuditEvent, AuditEvent.action == "access.member.role_changed") == 1
+    assert await count(world.rt, AuditEvent, AuditEvent.action == "access.member.role_changed") == changes
+    assert await count(world.rt, AuditEvent, AuditEvent.action == "access.approval.requested") == 0

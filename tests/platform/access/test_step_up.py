@@ -34,11 +34,11 @@ async def test_a_step_up_role_asks_for_the_password_again_before_privileged_acti
     _, user_id = await _with_role(world, permission_sets=["access.admin"], step_up=True)
     holder = await world.login("holder@acme.example")
     # just signed in: recently authenticated
-    assert (await holder.post(f"{A}/roles", json={"name": "One", "permission_sets": ["notes.read"]})).status_code == 201
+    assert (await holder.post(f"{A}/roles", json={"name": "One", "permission_sets": ["access.org"]})).status_code == 201
 
     await world.age_sessions(user_id, signed_in=STALE, reauthenticated=STALE)
     refused = problem(
-        await holder.post(f"{A}/roles", json={"name": "Two", "permission_sets": ["notes.read"]}),
+        await holder.post(f"{A}/roles", json={"name": "Two", "permission_sets": ["access.org"]}),
         403,
         "step-up-required",
     )
@@ -48,16 +48,16 @@ async def test_a_step_up_role_asks_for_the_password_again_before_privileged_acti
     assert (await holder.post(f"{A}/departments", json={"name": "Ops"})).status_code == 201
 
     problem(await holder.post("/api/v1/auth/step-up", json={"password": "not the password"}), 401, "unauthorized")
-    problem(await holder.post(f"{A}/roles", json={"name": "Two", "permission_sets": ["notes.read"]}), 403)
+    problem(await holder.post(f"{A}/roles", json={"name": "Two", "permission_sets": ["access.org"]}), 403)
     assert (await holder.post("/api/v1/auth/step-up", json={"password": PASSWORD})).status_code == 204
-    assert (await holder.post(f"{A}/roles", json={"name": "Two", "permission_sets": ["notes.read"]})).status_code == 201
+    assert (await holder.post(f"{A}/roles", json={"name": "Two", "permission_sets": ["access.org"]})).status_code == 201
 
 
 async def test_without_step_up_an_old_session_may_still_act(world: World) -> None:
     _, user_id = await _with_role(world, permission_sets=["access.admin"])
     holder = await world.login("holder@acme.example")
     await world.age_sessions(user_id, signed_in=STALE, reauthenticated=STALE)
-    assert (await holder.post(f"{A}/roles", json={"name": "One", "permission_sets": ["notes.read"]})).status_code == 201
+    assert (await holder.post(f"{A}/roles", json={"name": "One", "permission_sets": ["access.org"]})).status_code == 201
 
 
 async def test_tenant_admins_step_up_in_the_browser_but_not_with_an_api_key(world: World) -> None:

@@ -52,6 +52,8 @@ async def update(access: Access, note_id: str, data: NoteUpdate) -> Note:
     if not access.check(UPDATE, note):
         raise PermissionDenied(UPDATE, "your roles let you read this note, not change it")
     changes = data.model_dump(exclude_unset=True, exclude_none=True)
+    if "department_id" in data.model_fields_set:  # null takes the note out of any department
+        changes["department_id"] = data.department_id
     for field, value in changes.items():
         setattr(note, field, value)
     if not access.check(UPDATE, note):  # nor move it where the caller could not change it

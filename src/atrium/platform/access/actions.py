@@ -13,13 +13,17 @@ from atrium.platform.access.schemas import AssignmentCreate, RoleCreate, RoleUpd
 
 
 async def _create_role(session: AsyncSession, tenant_id: str, payload: dict[str, Any], actor: Actor) -> dict[str, Any]:
-    role = await service.create_role(session, tenant_id, RoleCreate.model_validate(payload), actor=actor.email)
+    role = await service.create_role(
+        session, tenant_id, RoleCreate.model_validate(payload), actor=actor.email, grantor=actor.subject
+    )
     return {"role": role.name, "id": role.id}
 
 
 async def _update_role(session: AsyncSession, tenant_id: str, payload: dict[str, Any], actor: Actor) -> dict[str, Any]:
     changes = RoleUpdate.model_validate(payload["changes"])
-    role = await service.update_role(session, tenant_id, payload["role"], changes, actor=actor.email)
+    role = await service.update_role(
+        session, tenant_id, payload["role"], changes, actor=actor.email, grantor=actor.subject
+    )
     return {"role": role.name, "version": role.version}
 
 
@@ -29,7 +33,9 @@ async def _delete_role(session: AsyncSession, tenant_id: str, payload: dict[str,
 
 
 async def _assign(session: AsyncSession, tenant_id: str, payload: dict[str, Any], actor: Actor) -> dict[str, Any]:
-    record = await service.assign(session, tenant_id, AssignmentCreate.model_validate(payload), actor=actor.email)
+    record = await service.assign(
+        session, tenant_id, AssignmentCreate.model_validate(payload), actor=actor.email, grantor=actor.subject
+    )
     return {"assignment_id": record.id, "role": record.role}
 
 
@@ -40,7 +46,7 @@ async def _unassign(session: AsyncSession, tenant_id: str, payload: dict[str, An
 
 async def _member_role(session: AsyncSession, tenant_id: str, payload: dict[str, Any], actor: Actor) -> dict[str, Any]:
     membership = await service.set_member_role(
-        session, tenant_id, payload["user_id"], payload["role"], actor=actor.email
+        session, tenant_id, payload["user_id"], payload["role"], actor=actor.email, grantor=actor.subject
     )
     return {"user_id": membership.user_id, "role": membership.role}
 

@@ -28,10 +28,16 @@ from atrium.platform.identity import events
 
 @dataclass(frozen=True)
 class Actor:
-    """Who runs the action: the requester when no approval is needed, else the approver."""
+    """Who runs the action: the requester when no approval is needed, else the approver. Their
+    subject lets an action refuse to grant more than they hold themselves."""
 
     id: str
     email: str
+    subject: Subject
+
+
+class _DryRun(Exception):
+    """Raised inside a savepoint to undo a trial run of an action."""
 
 
 Handler = Callable[[AsyncSession, str, dict[str, Any], Actor], Awaitable[dict[str, Any]]]
@@ -87,13 +93,23 @@ async def perform(
     payload: dict[str, Any],
     *,
     summary: str,
-    requested_by: str,
+    requester: Subject,
+    requested_by: str | None,
     requested_by_email: str,
     reason: str = "",
 ) -> Approval | dict[str, Any]:
-    """Run the action now, or queue it when the tenant requires approval for it."""
+    """Run the action now, or queue it when the tenant requires approval for it. A queued action
+    is first tried in a savepoint that is rolled back, so a request that could never succeed (an
+    unknown role, a condition naming no department) is refused now, not when someone approves it."""
+    actor = Actor(requester.user_id, requested_by_email, requester)
     if action not in await repo.approval_rules(session, tenant_id):
-        return await ACTIONS[action].run(session, tenant_id, payload, Actor(requested_by, requested_by_email))
+        return await ACTIONS[action].run(session, tenant_id, payload, actor)
+    try:
+        async with session.begin_nested():
+            await ACTIONS[action].run(session, tenant_id, dict(payload), actor)
+            raise _DryRun
+    except _DryRun:
+        pass
     approval = Approval(
         tenant_id=tenant_id,
         action=action,
@@ -142,7 +158,7 @@ async def decide(
     try:
         async with session.begin_nested():
             approval.result = await action.run(
-                session, tenant_id, dict(approval.payload), Actor(approver.user_id, approver_email)
+                session, tenant_id, dict(approval.payload), Actor(approver.user_id, approver_email, approver)
             )
         approval.status = "approved"
     except AtriumError as exc:

@@ -191,4 +191,6 @@ CanDecideApprovals = Annotated[Access, Security(authorize, scopes=permission("ac
 CanReadFlags = Annotated[Access, Security(authorize, scopes=permission("access.flag.read"))]
 CanManageFlags = Annotated[Access, Security(authorize, scopes=permission("access.flag.manage"))]
 CanReadEntitlements = Annotated[Access, Security(authorize, scopes=permission("access.entitlement.read"))]
+CanReadTenant = Annotated[Access, Security(authorize, scopes=permission("tenancy.tenant.read"))]
+CanManageTenant = Annotated[Access, Security(authorize, scopes=permission("tenancy.tenant.manage"))]
 CanReadAudit = Annotated[Access, Security(authorize, scopes=permission("audit.event.read"))]

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from atrium.core.db import utcnow
 from atrium.platform.access.models import (
     Approval,
     ApprovalRule,
@@ -17,6 +18,7 @@ from atrium.platform.access.models import (
 )
 from atrium.platform.identity.models import Membership, User
 from atrium.platform.identity.scim.models import Group, GroupMember
+from atrium.platform.identity.security_models import Invitation
 
 
 async def custom_roles(session: AsyncSession, tenant_id: str) -> Sequence[CustomRole]:
@@ -37,7 +39,7 @@ async def custom_role_by_id(session: AsyncSession, tenant_id: str, role_id: str)
 
 
 async def holders(session: AsyncSession, tenant_id: str, role: str) -> int:
-    """How many memberships and assignments refer to a role."""
+    """How many memberships, assignments and pending invitations refer to a role."""
     members = await session.scalar(
         select(func.count()).select_from(Membership).where(Membership.tenant_id == tenant_id, Membership.role == role)
     )
@@ -46,7 +48,18 @@ async def holders(session: AsyncSession, tenant_id: str, role: str) -> int:
         .select_from(RoleAssignment)
         .where(RoleAssignment.tenant_id == tenant_id, RoleAssignment.role == role)
     )
-    return (members or 0) + (assigned or 0)
+    invited = await session.scalar(
+        select(func.count())
+        .select_from(Invitation)
+        .where(
+            Invitation.tenant_id == tenant_id,
+            Invitation.role == role,
+            Invitation.accepted_at.is_(None),
+            Invitation.revoked_at.is_(None),
+            Invitation.expires_at > utcnow(),
+        )
+    )
+    return (members or 0) + (assigned or 0) + (invited or 0)
 
 
 async def holder_ids(session: AsyncSession, tenant_id: str, role: str) -> set[str]:

@@ -74,7 +74,8 @@ async def perform(
         action,
         payload,
         summary=summary,
-        requested_by=access.principal.id,
+        requester=access.subject,
+        requested_by=None if access.principal.via == "oauth" else access.principal.id,
         requested_by_email=access.principal.email,
     )
     if isinstance(done, Approval):

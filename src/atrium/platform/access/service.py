@@ -17,6 +17,7 @@ from atrium.core.db import utcnow
 from atrium.core.errors import Conflict, NotFound, ValidationFailed
 from atrium.platform.access import catalog, predicates
 from atrium.platform.access import repository as repo
+from atrium.platform.access.exceptions import PermissionDenied
 from atrium.platform.access.models import CustomRole, Department, Person, RoleAssignment
 from atrium.platform.access.schemas import (
     AssignmentCreate,
@@ -31,6 +32,7 @@ from atrium.platform.access.schemas import (
     RoleRead,
     RoleUpdate,
 )
+from atrium.platform.access.subject import Subject
 from atrium.platform.identity import events
 from atrium.platform.identity.models import Membership
 from atrium.platform.identity.scim.models import Group, GroupMember
@@ -111,6 +113,29 @@ async def roles_offered(session: AsyncSession, tenant_id: str) -> list[str]:
     return list(catalog.TENANT_ROLES) + [r.name for r in await repo.custom_roles(session, tenant_id)]
 
 
+# -- no escalation ------------------------------------------------------------------------------
+
+
+def ensure_can_grant(grantor: Subject | None, permissions: frozenset[str]) -> None:
+    """Nobody hands out more than they hold themselves, on every row: an administrator of roles
+    who lacks a permission cannot create a role with it, nor assign a role that carries it."""
+    if grantor is None:
+        return
+    missing = sorted(p for p in permissions if not grantor.unconditional(p))
+    if missing:
+        shown = ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "")
+        raise PermissionDenied(missing[0], f"you cannot grant permissions you do not hold yourself: {shown}")
+
+
+async def role_grants(session: AsyncSession, tenant_id: str, name: str) -> frozenset[str]:
+    """The permissions a role of this tenant carries."""
+    system = catalog.system_role(name)
+    if system is not None:
+        return catalog.role_permissions(system.permission_sets)
+    role = await repo.custom_role(session, tenant_id, name)
+    return catalog.role_permissions(role.permission_sets) if role is not None else frozenset()
+
+
 # -- custom roles -------------------------------------------------------------------------------
 
 
@@ -151,7 +176,10 @@ async def _check_name(session: AsyncSession, tenant_id: str, name: str, current:
     return name
 
 
-async def create_role(session: AsyncSession, tenant_id: str, data: RoleCreate, *, actor: str) -> CustomRole:
+async def create_role(
+    session: AsyncSession, tenant_id: str, data: RoleCreate, *, actor: str, grantor: Subject | None = None
+) -> CustomRole:
+    ensure_can_grant(grantor, catalog.role_permissions(data.permission_sets))
     role = CustomRole(
         tenant_id=tenant_id,
         name=await _check_name(session, tenant_id, data.name),
@@ -169,7 +197,15 @@ async def create_role(session: AsyncSession, tenant_id: str, data: RoleCreate, *
     return role
 
 
-async def update_role(session: AsyncSession, tenant_id: str, name: str, data: RoleUpdate, *, actor: str) -> CustomRole:
+async def update_role(
+    session: AsyncSession,
+    tenant_id: str,
+    name: str,
+    data: RoleUpdate,
+    *,
+    actor: str,
+    grantor: Subject | None = None,
+) -> CustomRole:
     role = await _custom(session, tenant_id, name)
     changes = data.model_dump(exclude_unset=True)
     old_name = role.name
@@ -187,6 +223,7 @@ async def update_role(session: AsyncSession, tenant_id: str, name: str, data: Ro
     role.version += 1
     role.updated_at = utcnow()
     role.updated_by = actor
+    ensure_can_grant(grantor, catalog.role_permissions(role.permission_sets))
     if role.name != old_name:
         await _rename_references(session, tenant_id, old_name, role.name)
     await session.flush()
@@ -198,7 +235,11 @@ async def delete_role(session: AsyncSession, tenant_id: str, name: str, *, actor
     role = await _custom(session, tenant_id, name)
     held = await repo.holders(session, tenant_id, role.name)
     if held:
-        raise Conflict(f"{role.name!r} is still held {held} time(s); take it away first", field="role")
+        raise Conflict(
+            f"{role.name!r} is still held or offered {held} time(s) (members, assignments, pending invitations); "
+            "take it away first",
+            field="role",
+        )
     await session.delete(role)
     await session.flush()
     await _role_event(session, "access.role.deleted", role, actor)
@@ -266,8 +307,11 @@ async def list_assignments(session: AsyncSession, tenant_id: str) -> list[Assign
     return [assignment_read(a, e, g) for a, e, g in await repo.assignments(session, tenant_id)]
 
 
-async def assign(session: AsyncSession, tenant_id: str, data: AssignmentCreate, *, actor: str) -> RoleAssignment:
+async def assign(
+    session: AsyncSession, tenant_id: str, data: AssignmentCreate, *, actor: str, grantor: Subject | None = None
+) -> RoleAssignment:
     role = await assignable(session, tenant_id, data.role)
+    ensure_can_grant(grantor, await role_grants(session, tenant_id, role))
     if data.user_id is not None and await repo.membership(session, tenant_id, data.user_id) is None:
         raise NotFound(f"no member {data.user_id!r}", field="user_id")
     if data.group_id is not None and await repo.group(session, tenant_id, data.group_id) is None:
@@ -300,12 +344,21 @@ async def unassign(session: AsyncSession, tenant_id: str, assignment_id: str, *,
     await _assignment_event(session, "access.assignment.deleted", record, actor)
 
 
-async def set_member_role(session: AsyncSession, tenant_id: str, user_id: str, role: str, *, actor: str) -> Membership:
+async def set_member_role(
+    session: AsyncSession,
+    tenant_id: str,
+    user_id: str,
+    role: str,
+    *,
+    actor: str,
+    grantor: Subject | None = None,
+) -> Membership:
     """Change a member's primary role (the one their invitation or signup gave them)."""
     membership = await repo.membership(session, tenant_id, user_id)
     if membership is None:
         raise NotFound(f"no member {user_id!r}", field="user_id")
     name = await assignable(session, tenant_id, role)
+    ensure_can_grant(grantor, await role_grants(session, tenant_id, name))
     old = membership.role
     if old == catalog.TENANT_ADMIN and name != old:
         before = await repo.holder_ids(session, tenant_id, catalog.TENANT_ADMIN)
@@ -458,6 +511,9 @@ async def delete_department(session: AsyncSession, tenant_id: str, department_id
         raise NotFound(f"no department {department_id!r}", field="department_id")
     if await repo.has_children(session, department.id):
         raise Conflict("move or delete its sub-departments first", field="department_id")
+    for role in await repo.custom_roles(session, tenant_id):
+        if role.condition and department.id in predicates.departments_named(predicates.parse(role.condition)):
+            raise Conflict(f"the role {role.name!r} names this department in its condition", field="department_id")
     await session.delete(department)
     await session.flush()
     await _department_event(session, "access.department.deleted", department, actor)

@@ -130,6 +130,7 @@ async def role_names(session: AsyncSession, tenant_id: str, user_id: str) -> lis
 async def load(session: AsyncSession, tenant_id: str, user_id: str) -> Subject:
     """A member's subject: their roles' grants and policies, and the organisation facts their
     conditions need. A person who is not an active member gets no grants at all."""
+    catalog.load_modules()
     names = await role_names(session, tenant_id, user_id)
     if not names:
         return Subject(user_id, tenant_id, (), {})

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from atrium.api.deps import Tenant
 from atrium.core.audit import service as audit
 from atrium.core.errors import NotFound
+from atrium.platform.access.auth import CanManageTenant, CanReadTenant
 from atrium.platform.tenancy.tenant_models import TenantSetting
 
 router = APIRouter(prefix="/api/v1/tenants/{tenant}", tags=["tenant"])
@@ -38,7 +39,7 @@ async def tenant_summary(tenant: Tenant) -> TenantSummary:
 
 
 @router.get("/settings", response_model=dict[str, Any])
-async def list_settings(tenant: Tenant) -> dict[str, Any]:
+async def list_settings(tenant: CanReadTenant) -> dict[str, Any]:
     rows = (await tenant.session.execute(select(TenantSetting).order_by(TenantSetting.key))).scalars()
     return {row.key: row.value for row in rows}
 
@@ -47,7 +48,7 @@ SettingKey = Annotated[str, Path(min_length=1, max_length=100, description="Sett
 
 
 @router.get("/settings/{key}", response_model=SettingValue)
-async def get_setting(tenant: Tenant, key: SettingKey) -> SettingValue:
+async def get_setting(tenant: CanReadTenant, key: SettingKey) -> SettingValue:
     row = await tenant.session.get(TenantSetting, (tenant.tenant.id, key))
     if row is None:
         raise NotFound(f"no setting {key!r}", field="key")
@@ -55,7 +56,7 @@ async def get_setting(tenant: Tenant, key: SettingKey) -> SettingValue:
 
 
 @router.put("/settings/{key}", response_model=SettingValue)
-async def put_setting(tenant: Tenant, key: SettingKey, body: SettingValue) -> SettingValue:
+async def put_setting(tenant: CanManageTenant, key: SettingKey, body: SettingValue) -> SettingValue:
     row = await tenant.session.get(TenantSetting, (tenant.tenant.id, key))
     if row is None:
         tenant.session.add(TenantSetting(key=key, value=body.value))
