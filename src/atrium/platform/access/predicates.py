@@ -5,9 +5,10 @@ A role's condition ("own records", "my department and its children", "amount bel
 check for one object and to a SQLAlchemy WHERE clause for lists, from the same tree and the same
 subject facts, so a list never shows what a single read would refuse.
 
-The two must agree even where SQL has three-valued logic: every comparison is guarded with
-``IS NOT NULL`` so a missing value makes it false (never NULL) in SQL exactly as in Python, and
-``not`` stays a plain negation. Order comparisons are for numbers only, because string ordering
+The two must agree even where SQL has three-valued logic: a comparison under ``not`` is guarded
+with ``IS NOT NULL`` so a missing value makes it false (never NULL) in SQL exactly as in Python
+and ``not`` stays a plain negation; outside ``not`` a NULL already counts as false in a WHERE.
+Order comparisons are for numbers only, because string ordering
 depends on the database's collation while Python's does not.
 """
 
@@ -310,39 +311,47 @@ class _Compiler:
 
     # SQL ---------------------------------------------------------------------------------------
 
-    def where(self, p: Predicate) -> ColumnElement[bool]:
+    def where(self, p: Predicate, negated: bool = False) -> ColumnElement[bool]:
+        """``negated``: inside an odd number of ``not``. Only there can a NULL comparison change
+        the outcome (``NOT NULL`` is NULL, not true), so only there is it guarded; elsewhere a
+        NULL counts as false for WHERE exactly as in Python, and the plain comparison keeps the
+        clause simple for the planner."""
         if isinstance(p, All):
-            return and_(true(), *(self.where(c) for c in p.of))
+            return and_(true(), *(self.where(c, negated) for c in p.of))
         if isinstance(p, Any_):
-            return or_(false(), *(self.where(c) for c in p.of))
+            return or_(false(), *(self.where(c, negated) for c in p.of))
         if isinstance(p, Not):
-            return not_(self.where(p.of))
+            return not_(self.where(p.of, not negated))
         if isinstance(p, Owner | ManagerOfOwner):
-            return self.where_in("owner", {self.facts.user_id} if isinstance(p, Owner) else self.facts.reports)
+            values = {self.facts.user_id} if isinstance(p, Owner) else self.facts.reports
+            return self.where_in("owner", values, negated)
         if isinstance(p, InDepartment):
-            return self.where_in("department", self.departments(p))
+            return self.where_in("department", self.departments(p), negated)
         if isinstance(p, MatchesSubject):
             wanted = self.facts.attributes.get(p.subject_attr)
-            return self.where_in(p.attr, set() if wanted is None else {wanted})
+            return self.where_in(p.attr, set() if wanted is None else {wanted}, negated)
         if isinstance(p, Eq):
-            return self.where_in(p.attr, {p.value})
+            return self.where_in(p.attr, {p.value}, negated)
         if isinstance(p, In):
-            return self.where_in(p.attr, set(p.values))
+            return self.where_in(p.attr, set(p.values), negated)
         found = self.column(p.attr)
         if found is None:
             return false()
         column = found[0]
         compared = {"lt": column < p.value, "le": column <= p.value, "gt": column > p.value, "ge": column >= p.value}
-        return and_(column.is_not(None), compared[p.op])
+        return _guarded(column, compared[p.op], negated)
 
-    def where_in(self, attr: str, values: set[Any] | frozenset[Any]) -> ColumnElement[bool]:
+    def where_in(self, attr: str, values: set[Any] | frozenset[Any], negated: bool) -> ColumnElement[bool]:
         found = self.column(attr)
         if found is None or not values:
             return false()
         column = found[0]
         ordered = sorted(values, key=str)
-        test = column == ordered[0] if len(ordered) == 1 else column.in_(ordered)
-        return and_(column.is_not(None), test)
+        return _guarded(column, column == ordered[0] if len(ordered) == 1 else column.in_(ordered), negated)
+
+
+def _guarded(column: Any, test: ColumnElement[bool], negated: bool) -> ColumnElement[bool]:
+    return and_(column.is_not(None), test) if negated else test
 
 
 def compile_check(predicate: Predicate, resource: Resource, facts: Facts) -> Callable[[Any], bool]:
