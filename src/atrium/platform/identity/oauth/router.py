@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from atrium.api.deps import CurrentPrincipal, PlatformSession, Principal, RuntimeDep
 from atrium.platform.access.auth import CanManageSecurity
+from atrium.platform.entitlements.deps import require_entitlement
 from atrium.platform.identity.oauth import service, tokens
 from atrium.platform.identity.oauth.schemas import (
     AuthorizationServerMetadata,
@@ -23,6 +24,7 @@ from atrium.platform.identity.oauth.schemas import (
 )
 from atrium.platform.identity.oauth.service import OAuthError
 
+API_ENTITLED = require_entitlement("feature.api_access")
 router = APIRouter(tags=["oauth"])
 CLIENTS = "/api/v1/tenants/{tenant}/oauth-clients"
 TOKEN_PATH = "/api/v1/oauth/token"
@@ -35,7 +37,9 @@ def _actor(principal: Principal) -> service.Actor:
     return service.Actor(principal.id, principal.email)
 
 
-@router.post(CLIENTS, status_code=status.HTTP_201_CREATED, response_model=OAuthClientWithSecret)
+@router.post(
+    CLIENTS, status_code=status.HTTP_201_CREATED, response_model=OAuthClientWithSecret, dependencies=[API_ENTITLED]
+)
 async def create_client(
     data: OAuthClientCreate, ctx: CanManageSecurity, principal: CurrentPrincipal, session: PlatformSession
 ) -> OAuthClientWithSecret:
@@ -46,13 +50,13 @@ async def create_client(
     return OAuthClientWithSecret(**OAuthClientRead.model_validate(client).model_dump(), client_secret=secret)
 
 
-@router.get(CLIENTS, response_model=list[OAuthClientRead])
+@router.get(CLIENTS, response_model=list[OAuthClientRead], dependencies=[API_ENTITLED])
 async def list_clients(ctx: CanManageSecurity, session: PlatformSession) -> list[OAuthClientRead]:
     """The tenant's clients, newest first, revoked ones included; never their secrets."""
     return [OAuthClientRead.model_validate(c) for c in await service.list_for_tenant(session, ctx.tenant.id)]
 
 
-@router.delete(CLIENTS + "/{client_id}", response_model=OAuthClientRead)
+@router.delete(CLIENTS + "/{client_id}", response_model=OAuthClientRead, dependencies=[API_ENTITLED])
 async def revoke_client(
     client_id: str, ctx: CanManageSecurity, principal: CurrentPrincipal, session: PlatformSession
 ) -> OAuthClientRead:
@@ -62,7 +66,7 @@ async def revoke_client(
     return OAuthClientRead.model_validate(client)
 
 
-@router.post(CLIENTS + "/{client_id}/secret", response_model=OAuthClientWithSecret)
+@router.post(CLIENTS + "/{client_id}/secret", response_model=OAuthClientWithSecret, dependencies=[API_ENTITLED])
 async def rotate_client_secret(
     client_id: str, ctx: CanManageSecurity, principal: CurrentPrincipal, session: PlatformSession
 ) -> OAuthClientWithSecret:

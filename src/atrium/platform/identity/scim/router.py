@@ -35,6 +35,7 @@ from atrium.api.deps import CurrentPrincipal, PlatformSession, RuntimeDep, get_r
 from atrium.core import context
 from atrium.core.errors import NotFound
 from atrium.platform.access.auth import CanManageSecurity
+from atrium.platform.entitlements.deps import require_entitlement
 from atrium.platform.identity.scim import resources as scim
 from atrium.platform.identity.scim import service, tokens
 from atrium.platform.identity.scim.errors import ScimResponse, ScimRoute, error_response
@@ -43,7 +44,9 @@ from atrium.platform.identity.scim.errors import ScimResponse, ScimRoute, error_
 # The token lives in the platform database: it is written through a platform session (the tenant
 # context's session runs as the tenant's restricted role on PostgreSQL).
 
-token_router = APIRouter(prefix="/api/v1/tenants/{tenant}/scim", tags=["scim"])
+token_router = APIRouter(
+    prefix="/api/v1/tenants/{tenant}/scim", tags=["scim"], dependencies=[require_entitlement("feature.scim")]
+)
 
 
 @token_router.post("/token", status_code=status.HTTP_201_CREATED, response_model=tokens.TokenCreated)

@@ -13,6 +13,7 @@ from atrium.api.deps import CurrentPrincipal, PlatformAdmin, PlatformSession, Ru
 from atrium.core.errors import BadRequest, NotFound
 from atrium.platform.access.auth import CanManageSecurity
 from atrium.platform.access.router import QUEUED, perform
+from atrium.platform.entitlements.deps import require_entitlement
 from atrium.platform.identity import actions
 from atrium.platform.identity.router import _set_session_cookie
 from atrium.platform.identity.schemas import VerifiedSignup
@@ -34,6 +35,7 @@ from atrium.platform.identity.sso.schemas import (
     SsoLinked,
 )
 
+SSO_ENTITLED = require_entitlement("feature.sso")
 router = APIRouter(tags=["sso"])
 
 TENANT_CONNECTIONS = "/api/v1/tenants/{tenant}/sso/connections"
@@ -48,12 +50,17 @@ ReturnTo = Annotated[str | None, Query(max_length=500, description="A path on th
 # -- a tenant's connections -------------------------------------------------------------------------
 
 
-@router.get(TENANT_CONNECTIONS, response_model=list[SsoConnectionRead])
+@router.get(TENANT_CONNECTIONS, response_model=list[SsoConnectionRead], dependencies=[SSO_ENTITLED])
 async def list_connections(ctx: CanManageSecurity, rt: RuntimeDep, session: PlatformSession) -> list[SsoConnectionRead]:
     return await connections.list_connections(rt, session, ctx.tenant.id)
 
 
-@router.post(TENANT_CONNECTIONS, status_code=status.HTTP_201_CREATED, response_model=SsoConnectionRead)
+@router.post(
+    TENANT_CONNECTIONS,
+    status_code=status.HTTP_201_CREATED,
+    response_model=SsoConnectionRead,
+    dependencies=[SSO_ENTITLED],
+)
 async def create_connection(
     data: SsoConnectionCreate,
     ctx: CanManageSecurity,
@@ -65,14 +72,14 @@ async def create_connection(
     return await connections.create_connection(rt, session, ctx.tenant.id, data, principal)
 
 
-@router.get(TENANT_CONNECTIONS + "/{connection_id}", response_model=SsoConnectionRead)
+@router.get(TENANT_CONNECTIONS + "/{connection_id}", response_model=SsoConnectionRead, dependencies=[SSO_ENTITLED])
 async def get_connection(
     connection_id: str, ctx: CanManageSecurity, rt: RuntimeDep, session: PlatformSession
 ) -> SsoConnectionRead:
     return await connections.get(rt, session, ctx.tenant.id, connection_id)
 
 
-@router.patch(TENANT_CONNECTIONS + "/{connection_id}", response_model=SsoConnectionRead)
+@router.patch(TENANT_CONNECTIONS + "/{connection_id}", response_model=SsoConnectionRead, dependencies=[SSO_ENTITLED])
 async def update_connection(
     connection_id: str,
     data: SsoConnectionUpdate,
@@ -84,7 +91,12 @@ async def update_connection(
     return await connections.update_connection(rt, session, ctx.tenant.id, connection_id, data, principal)
 
 
-@router.delete(TENANT_CONNECTIONS + "/{connection_id}", status_code=status.HTTP_204_NO_CONTENT, responses=QUEUED)
+@router.delete(
+    TENANT_CONNECTIONS + "/{connection_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=QUEUED,
+    dependencies=[SSO_ENTITLED],
+)
 async def delete_connection(
     connection_id: str, ctx: CanManageSecurity, rt: RuntimeDep, session: PlatformSession
 ) -> Response:
