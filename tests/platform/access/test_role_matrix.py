@@ -1,5 +1,5 @@
 """Every system role against every tenant route that exists now: notes, identity's tenant routes,
-access control's own routes and the tenant audit trail.
+access control's own routes, the tenant audit trail, settings, feature flags and entitlements.
 
 The expectations are written out by hand (``ALLOWED``: role → the route groups it may use), not
 recomputed with the catalogue code under test; ``test_the_table_matches_the_catalogue`` only
@@ -29,23 +29,25 @@ IDENTITY = frozenset({"members.read", "members.manage", "sessions", "security"})
 ACCESS = frozenset(
     {"roles.read", "roles.manage", "assign", "departments", "impersonate", "approvals.read", "approvals.decide"}
 )
-EVERYTHING = NOTES | IDENTITY | ACCESS | {"audit"}
-READ_ALL = frozenset({"notes.read", "members.read", "roles.read", "approvals.read", "audit"})
+BASICS = frozenset({"settings.read", "flags.read", "entitlements.read"})  # every tenant role sees these
+TENANT = BASICS | {"settings.manage", "flags.manage"}
+EVERYTHING = NOTES | IDENTITY | ACCESS | TENANT | {"audit"}
+READ_ALL = frozenset({"notes.read", "members.read", "roles.read", "approvals.read", "audit"}) | BASICS
 
 # role -> the route groups it may use (every other group answers 403)
 ALLOWED: dict[str, frozenset[str]] = {
     "Platform Admin": EVERYTHING,
     "Tenant Admin": EVERYTHING,
-    "Finance Admin": NOTES,
-    "HR Admin": NOTES | IDENTITY | {"roles.read", "departments"},
-    "Project Manager": NOTES,
-    "Sales Rep": NOTES,
-    "Support Agent": NOTES,
+    "Finance Admin": NOTES | BASICS,
+    "HR Admin": NOTES | IDENTITY | BASICS | {"roles.read", "departments"},
+    "Project Manager": NOTES | BASICS,
+    "Sales Rep": NOTES | BASICS,
+    "Support Agent": NOTES | BASICS,
     "BI Analyst": READ_ALL,
-    "Developer": frozenset({"notes.read"}),
-    "Integration Engineer": frozenset({"notes.read"}) | IDENTITY,
+    "Developer": frozenset({"notes.read"}) | BASICS,
+    "Integration Engineer": frozenset({"notes.read"}) | IDENTITY | BASICS,
     "Auditor": READ_ALL,
-    "Member": NOTES,
+    "Member": NOTES | BASICS,
 }
 
 # route group -> the permission its routes declare (what the table above is about)
@@ -66,6 +68,11 @@ GROUP_PERMISSION = {
     "approvals.read": "access.approval.read",
     "approvals.decide": "access.approval.decide",
     "audit": "audit.event.read",
+    "settings.read": "tenancy.tenant.read",
+    "settings.manage": "tenancy.tenant.manage",
+    "flags.read": "access.flag.read",
+    "flags.manage": "access.flag.manage",
+    "entitlements.read": "access.entitlement.read",
 }
 
 
@@ -141,6 +148,14 @@ PROBES = [
     Probe("approvals.decide", "POST", f"{T}/approvals/{NONE}/reject", 404, {}),
     # the tenant's audit trail
     Probe("audit", "GET", f"{T}/audit-events", 200),
+    # the tenant's settings, feature flags and plan
+    Probe("settings.read", "GET", f"{T}/settings", 200),
+    Probe("settings.read", "GET", f"{T}/settings/locale", 200),
+    Probe("settings.manage", "PUT", f"{T}/settings/probe", 200, {"value": 1}),
+    Probe("flags.read", "GET", f"{T}/flags", 200),
+    Probe("flags.manage", "PUT", f"{T}/flags/no-such-flag", 404, {"enabled": True}),
+    Probe("flags.manage", "DELETE", f"{T}/flags/no-such-flag", 404),
+    Probe("entitlements.read", "GET", f"{T}/entitlements", 200),
 ]
 
 # Where an allowed caller is still refused, for a reason other than its permissions.
