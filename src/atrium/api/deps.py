@@ -212,17 +212,3 @@ async def tenant_context(
 
 
 Tenant = Annotated[TenantContext, Depends(tenant_context, scope="function")]
-
-
-async def tenant_admin(ctx: Tenant, principal: CurrentPrincipal, rt: RuntimeDep) -> TenantContext:
-    """Transitional: routes declare a permission through the access service instead."""
-    if principal.platform_admin:
-        return ctx
-    async with rt.db.platform_session() as session:
-        role = await identity.membership_role(session, principal.id, ctx.tenant.id)
-    if role != identity.TENANT_ADMIN:
-        raise Forbidden("only the tenant's administrators may do this")
-    return ctx
-
-
-TenantAdmin = Annotated[TenantContext, Depends(tenant_admin, scope="function")]

@@ -30,11 +30,11 @@ from atrium.apps.notes.auth import CREATE as NOTE_CREATE
 from atrium.apps.notes.auth import READ as NOTE_READ
 from atrium.apps.notes.schemas import NoteCreate
 from atrium.core import context
-from atrium.core.db import utcnow
 from atrium.core.errors import AtriumError, NotFound, ValidationFailed
 from atrium.core.tenancy import TenantRef
 from atrium.platform.access import actions, approvals, catalog, impersonation, predicates, service
 from atrium.platform.access import repository as repo
+from atrium.platform.access import step_up as step_up_service
 from atrium.platform.access import subject as subjects
 from atrium.platform.access.auth import Access
 from atrium.platform.access.exceptions import StepUpRequired
@@ -50,9 +50,8 @@ from atrium.platform.access.schemas import (
 )
 from atrium.platform.entitlements import service as entitlements
 from atrium.platform.entitlements.exceptions import EntitlementMissing
-from atrium.platform.identity import events, members
-from atrium.platform.identity.models import User, UserSession
-from atrium.platform.identity.passwords import verify_password
+from atrium.platform.identity import members
+from atrium.platform.identity.models import User
 from atrium.platform.tenancy.exceptions import TenantInactive
 from atrium.runtime import Runtime
 from atrium.web.console import (
@@ -169,31 +168,18 @@ async def step_up(request: Request, view: MemberView, rt: RuntimeDep) -> Respons
     someone) and mark their browser session as recently confirmed."""
     form = await request.form()
     back = _local(form_text(form, "next"), f"/t/{view.tenant.slug}")
-    actor_id = view.principal.impersonator_id or view.principal.id
-    keys = (f"step-up:{actor_id}",)
-    if await rt.login_throttle.retry_after(*keys) > 0:
-        flash(request, "Too many wrong passwords; wait a little and try again.", "error")
-        return await render(request, "console/access_step_up.html", 429, tenant=view.tenant, next=back)
-    password = str(form.get("password") or "")
-    async with rt.db.platform_session() as session, session.begin():
-        user = await session.get(User, actor_id)
-        ok = user is not None and bool(password) and await verify_password(password, user.password_hash)
-        if ok:
-            record = await session.get(UserSession, view.viewer.session.id)
-            if record is not None:
-                record.reauthenticated_at = utcnow()
-        await events.record(
-            session,
-            "user.step_up.confirmed" if ok else "user.step_up.failed",
-            user_id=actor_id,
+    try:
+        await step_up_service.confirm(
+            rt,
+            actor_id=view.principal.impersonator_id or view.principal.id,
+            session_id=view.viewer.session.id,
+            password=str(form.get("password") or ""),
             tenant_id=view.tenant.id,
             actor=_actor(view),
         )
-    if not ok:
-        await rt.login_throttle.failed(*keys)
-        flash(request, "That password is not right.", "error")
-        return await render(request, "console/access_step_up.html", 401, tenant=view.tenant, next=back)
-    await rt.login_throttle.succeeded(*keys)
+    except AtriumError as exc:
+        flash(request, "That password is not right." if exc.status_code == 401 else exc.detail, "error")
+        return await render(request, "console/access_step_up.html", exc.status_code, tenant=view.tenant, next=back)
     flash(request, "Thank you: privileged pages are open to you for the next few minutes.", "success")
     return redirect(back)
 
@@ -726,7 +712,9 @@ async def add_group_member(request: Request, group_id: str, view: GroupManager) 
     user_id = form_text(await request.form(), "user_id")
     return await _change(
         request,
-        lambda session: service.add_to_group(session, view.tenant.id, group_id, user_id, actor=_actor(view)),
+        lambda session: service.add_to_group(
+            session, view.tenant.id, group_id, user_id, actor=_actor(view), grantor=view.subject
+        ),
         back_to=_people_url(view.tenant, "groups"),
         done="The member is added to the group.",
     )
@@ -755,6 +743,7 @@ async def start_impersonation(request: Request, view: Impersonator) -> Response:
                 session,
                 tenant_id=view.tenant.id,
                 actor=view.principal,
+                actor_subject=view.subject,
                 subject_id=form_text(form, "user_id"),
                 reason=form_text(form, "reason"),
             )
@@ -873,7 +862,7 @@ async def place_person(request: Request, user_id: str, view: DepartmentManager) 
             manager_id=form_text(form, "manager_id") or None,
             attributes=_attributes(str(form.get("attributes") or "")),
         )
-        await service.place_person(session, view.tenant.id, user_id, data, actor=_actor(view))
+        await service.place_person(session, view.tenant.id, user_id, data, actor=_actor(view), grantor=view.subject)
 
     return await _change(request, change, back_to=_organisation_url(view.tenant, "people"), done="Saved.")
 
@@ -943,12 +932,23 @@ async def reject(request: Request, approval_id: str, view: ApprovalDecider) -> R
 @router.post("/t/{slug}/approvals/rules", dependencies=[Csrf])
 async def save_approval_rules(request: Request, view: RoleManager) -> Response:
     chosen = [str(a) for a in (await request.form()).getlist("actions")]
-    return await _change(
-        request,
-        lambda session: approvals.set_rules(session, view.tenant.id, chosen, actor=_actor(view)),
-        back_to=f"/t/{view.tenant.slug}/approvals#rules",
-        done="The approval rules are saved.",
-    )
+    async with _runtime(request).db.platform_session() as session:
+        current = await repo.approval_rules(session, view.tenant.id)
+    try:  # taking a rule away needs a second person too
+        done = await perform(
+            request,
+            view,
+            actions.RULES,
+            {"actions": chosen},
+            "Change the approval rules",
+            force=bool(current - set(chosen)),
+        )
+    except AtriumError as exc:
+        flash(request, exc.detail, "error")
+    else:
+        if done is not None:
+            flash(request, "The approval rules are saved.", "success")
+    return redirect(f"/t/{view.tenant.slug}/approvals#rules")
 
 
 # -- notes, as the access service filters them ----------------------------------------------------

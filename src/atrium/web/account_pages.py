@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from atrium.api.deps import RuntimeDep
 from atrium.core.errors import AtriumError
+from atrium.platform.access import step_up
 from atrium.platform.identity import api_keys, mfa, service, sessions, trusted
 from atrium.platform.identity.models import User
 from atrium.platform.identity.schemas import ApiKeyCreate
@@ -135,6 +136,7 @@ async def create_api_key(request: Request, viewer: CurrentViewer, rt: RuntimeDep
         if membership is None:
             raise ValueError("choose one of your tenants")
         async with rt.db.platform_session() as session, session.begin():
+            await step_up.before_privileged_key(session, membership.tenant_id, viewer.user, viewer.session, data.scopes)
             _, key = await api_keys.create(
                 session,
                 viewer.user,

@@ -5,16 +5,18 @@ through the service the JSON API calls."""
 from __future__ import annotations
 
 from itertools import groupby
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from atrium.api.deps import RuntimeDep
 from atrium.core.errors import AtriumError, ValidationFailed
+from atrium.core.tenancy import TenantRef
 from atrium.platform.entitlements import service
 from atrium.platform.entitlements.catalogue import Kind, Value, definition
-from atrium.platform.identity.service import TENANT_ADMIN
 from atrium.web.console import Csrf, CurrentViewer, PlatformViewer, flash, form_text, redirect, render
+from atrium.web.tenant_access import TenantView, requiring
 from atrium.web.tenant_pages import MemberTenant
 
 router = APIRouter(include_in_schema=False)
@@ -22,18 +24,20 @@ router = APIRouter(include_in_schema=False)
 GROUPS = {"module": "Modules", "feature": "Features", "seats": "Seats", "quota": "Quotas"}
 
 
+async def _reading_tenant(view: Annotated[TenantView, Depends(requiring("access.entitlement.read"))]) -> TenantRef:
+    return view.tenant
+
+
 @router.get("/t/{slug}/entitlements")
 async def entitlements_page(
-    request: Request, tenant: MemberTenant, viewer: CurrentViewer, rt: RuntimeDep
+    request: Request, tenant: Annotated[TenantRef, Depends(_reading_tenant)], viewer: CurrentViewer, rt: RuntimeDep
 ) -> HTMLResponse:
-    # permission: access.entitlement.read
     async with rt.db.platform_session() as session:
         rows = await service.describe(session, tenant.id)
     return await render(
         request,
         "console/entitlements.html",
         tenant=tenant,
-        is_admin=viewer.is_platform_admin or viewer.role_in(tenant.id) == TENANT_ADMIN,
         can_edit=viewer.is_platform_admin,
         groups=[(GROUPS[g], list(items)) for g, items in groupby(rows, key=lambda r: r.group)],
     )

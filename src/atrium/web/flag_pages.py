@@ -21,7 +21,6 @@ from atrium.platform.flags import service as flags
 from atrium.platform.flags.evaluation import TARGETING_KEY, VALUE_TYPES
 from atrium.platform.flags.models import FeatureFlag, TenantFlagOverride
 from atrium.platform.flags.schemas import FlagCreate, FlagUpdate, OverrideWrite
-from atrium.platform.identity import policies
 from atrium.runtime import Runtime
 from atrium.web.console import (
     Csrf,
@@ -37,7 +36,6 @@ from atrium.web.console import (
     render,
 )
 from atrium.web.tenant_access import TenantView, requiring
-from atrium.web.tenant_pages import MemberTenant
 
 router = APIRouter(include_in_schema=False)
 
@@ -244,12 +242,9 @@ async def delete_flag(request: Request, key: str, viewer: PlatformViewer, rt: Ru
 # -- a tenant's flags ----------------------------------------------------------------------------
 
 
-async def _reading_tenant(request: Request, tenant: MemberTenant, viewer: CurrentViewer) -> TenantRef:
-    """A member's tenant, behind its IP allowlist and forced MFA as in the API."""
-    if not viewer.is_platform_admin:
-        ip = request.client.host if request.client else None
-        await policies.enforce(request.app.state.runtime, tenant.id, ip=ip, mfa=viewer.session.mfa, interactive=True)
-    return tenant
+async def _reading_tenant(view: Annotated[TenantView, Depends(requiring("access.flag.read"))]) -> TenantRef:
+    """A tenant whose flags the viewer may see (its IP allowlist and forced MFA apply)."""
+    return view.tenant
 
 
 ReadingTenant = Annotated[TenantRef, Depends(_reading_tenant)]

@@ -100,7 +100,7 @@ def requiring(permission: str) -> Callable[..., Awaitable[TenantView]]:
         if not view.may(permission):
             raise TenantNotFound(view.tenant.slug)
         view.demand(permission)
-        if not view.principal.platform_admin and not view.impersonating:
+        if not view.viewer.is_platform_admin:  # an impersonating administrator is held to the tenant's rules too
             ip = request.client.host if request.client else None
             await policies.enforce(
                 request.app.state.runtime, view.tenant.id, ip=ip, mfa=view.principal.mfa, interactive=True
@@ -112,7 +112,7 @@ def requiring(permission: str) -> Callable[..., Awaitable[TenantView]]:
 
 
 async def perform(
-    request: Request, view: TenantView, action: str, payload: dict[str, Any], summary: str
+    request: Request, view: TenantView, action: str, payload: dict[str, Any], summary: str, *, force: bool = False
 ) -> dict[str, Any] | None:
     """Run a privileged change as the API does, or queue it when the tenant requires approval
     (flashed; ``None`` is returned). Refusals propagate to the caller."""
@@ -127,6 +127,7 @@ async def perform(
             requester=view.subject,
             requested_by=view.principal.id,
             requested_by_email=view.principal.email,
+            force=force,
         )
     if isinstance(done, Approval):
         inbox = " in the approvals inbox" if view.may("access.approval.read") else ""

@@ -15,7 +15,9 @@ from starlette.datastructures import FormData, UploadFile
 from atrium.api.deps import RuntimeDep
 from atrium.core.errors import AtriumError, BadRequest, NotFound
 from atrium.core.tenancy import TenantRef
+from atrium.platform.access import catalog
 from atrium.platform.access import service as access_service
+from atrium.platform.access.service import ensure_can_grant
 from atrium.platform.identity import actions as identity_actions
 from atrium.platform.identity import invitations, members, policies, sessions
 from atrium.platform.identity.oauth import service as oauth
@@ -126,7 +128,8 @@ async def invite(
     role: Annotated[str, Form()],
 ) -> Response:
     try:
-        await invitations.invite(rt, tenant.id, email, role, invited_by=viewer.user.email)
+        grantor = request.state.tenant_view.subject
+        await invitations.invite(rt, tenant.id, email, role, invited_by=viewer.user.email, grantor=grantor)
     except AtriumError as exc:
         flash(request, exc.detail, "error")
     else:
@@ -453,10 +456,19 @@ async def disable_sso_connection(
 async def delete_sso_connection(
     request: Request, connection_id: str, tenant: SecurityAdmin, viewer: CurrentViewer, rt: RuntimeDep
 ) -> Response:
-    """Remove the connection, its domains and linked identities (the accounts stay)."""
-    async with rt.db.platform_session() as session, session.begin():
-        await sso_connections.delete_connection(session, tenant.id, connection_id, viewer.user)
-    flash(request, "The connection is deleted; its domains sign in with passwords again.", "success")
+    """Remove the connection, its domains and linked identities (the accounts stay); through the
+    tenant's approval rule when it has one."""
+    view: TenantView = request.state.tenant_view
+    payload = {"connection_id": connection_id}
+    async with rt.db.platform_session() as session:
+        await sso_connections.get(rt, session, tenant.id, connection_id)  # not found before anything is queued
+    try:
+        done = await perform(request, view, identity_actions.SSO_DELETE, payload, "Remove an SSO connection")
+    except AtriumError as exc:
+        flash(request, exc.detail, "error")
+        return redirect(f"/t/{tenant.slug}/security#sso")
+    if done is not None:
+        flash(request, "The connection is deleted; its domains sign in with passwords again.", "success")
     return redirect(f"/t/{tenant.slug}/security#sso")
 
 
@@ -466,6 +478,7 @@ async def create_scim_token(
 ) -> HTMLResponse:
     """Create the SCIM token, or rotate it (the old one stops at once); this answer shows it once."""
     async with rt.db.platform_session() as session, session.begin():
+        ensure_can_grant(request.state.tenant_view.subject, frozenset(catalog.PERMISSIONS))
         token = await scim_tokens.create_token(session, tenant.id, viewer.user.email)
     flash(request, "The SCIM token is ready. Copy it into the IdP now: it is shown only once.", "success")
     return await _security(request, tenant, rt, scim_token=token)
@@ -496,7 +509,12 @@ async def create_oauth_client(
         data = OAuthClientCreate(name=form_text(form, "name"), scopes=_words(form_text(form, "scopes")))
         async with rt.db.platform_session() as session, session.begin():
             client, secret = await oauth.create(
-                session, tenant.id, name=data.name, scopes=data.scopes, actor=_oauth_actor(viewer)
+                session,
+                tenant.id,
+                name=data.name,
+                scopes=data.scopes,
+                actor=_oauth_actor(viewer),
+                grantor=request.state.tenant_view.subject,
             )
     except (ValidationError, AtriumError) as exc:
         flash(request, problem_text(exc), "error")

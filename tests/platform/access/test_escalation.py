@@ -4,6 +4,8 @@ permissions; a note can leave its department."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from atrium.platform.access import catalog
 from atrium.platform.access.models import Approval, CustomRole, Department, RoleAssignment
 from tests.platform.access.conftest import World, count, problem
@@ -110,3 +112,85 @@ async def test_a_note_leaves_its_department_with_null(world: World) -> None:
     assert cleared.status_code == 200 and cleared.json()["department_id"] is None
     kept = await admin.patch(f"{A}/notes/{note['id']}", json={"title": "Pipeline Q3"})
     assert kept.json()["department_id"] is None and kept.json()["title"] == "Pipeline Q3"
+
+
+async def test_identity_doors_do_not_lead_to_more_rights(world: World) -> None:
+    """An HR Admin (people and security, not roles) cannot reach Tenant Admin by inviting an
+    address as one, by joining a group that holds it, through an OAuth client or a SCIM token."""
+    tenant_id = await world.tenant("acme")
+    admin_id = await world.person("admin@acme.example", tenant_id, catalog.TENANT_ADMIN)
+    hr_id = await world.person("hr@acme.example", tenant_id, "HR Admin")
+    admin = await world.login("admin@acme.example")
+    group = (await admin.post(f"{A}/groups", json={"display_name": "Admins"})).json()["id"]
+    assert (
+        await admin.post(f"{A}/role-assignments", json={"role": catalog.TENANT_ADMIN, "group_id": group})
+    ).status_code == 201
+    hr = await world.login("hr@acme.example")
+    invited = await hr.post(f"{A}/invitations", json={"email": "alt@example.com", "role": catalog.TENANT_ADMIN})
+    problem(invited, 403, "permission-denied")
+    problem(await hr.post(f"{A}/groups/{group}/members", json={"user_id": hr_id}), 403, "permission-denied")
+    problem(await hr.post(f"{A}/oauth-clients", json={"name": "x", "scopes": ["*"]}), 403, "permission-denied")
+    problem(await hr.post(f"{A}/scim/token"), 403, "permission-denied")
+    # within what they hold they may: a Member invitation, a client reading notes
+    assert (await hr.post(f"{A}/invitations", json={"email": "new@example.com", "role": "Member"})).status_code == 201
+    assert (await hr.post(f"{A}/oauth-clients", json={"name": "r", "scopes": ["notes.note.read"]})).status_code == 201
+    assert (await admin.post(f"{A}/groups/{group}/members", json={"user_id": admin_id})).status_code == 204
+    mine = (await hr.get(f"{A}/access")).json()
+    assert mine["roles"] == ["HR Admin"]
+
+
+async def test_impersonation_gains_nothing_and_ends_with_the_right_to_it(world: World) -> None:
+    tenant_id = await world.tenant("acme")
+    await world.person("admin@acme.example", tenant_id, catalog.TENANT_ADMIN)
+    delegate = await world.person("delegate@acme.example", tenant_id)
+    auditor = await world.person("auditor@acme.example", tenant_id, catalog.AUDITOR)
+    member = await world.person("member@acme.example", tenant_id)
+    admin = await world.login("admin@acme.example")
+    made = await admin.post(
+        f"{A}/roles",
+        json={"name": "Testers", "permission_sets": ["access.admin", "notes.write", "tenant.basics", "ai.copilot"]},
+    )
+    assert made.status_code == 201, made.text
+    assert (await admin.put(f"{A}/role-assignments/members/{delegate}", json={"role": "Testers"})).status_code == 200
+    tester = await world.login("delegate@acme.example")
+    # viewing as the Auditor would read the audit trail the tester may not read
+    problem(await tester.post(f"{A}/impersonation", json={"user_id": auditor, "reason": "checking roles"}), 403)
+    started = await tester.post(f"{A}/impersonation", json={"user_id": member, "reason": "checking roles"})
+    assert started.status_code == 201, started.text
+    assert (await tester.get(f"{A}/access")).json()["impersonated_by"] == "delegate@acme.example"
+    # the tester is demoted: the next request is theirs again, and the impersonation has ended
+    assert (await admin.put(f"{A}/role-assignments/members/{delegate}", json={"role": "Member"})).status_code == 200
+    mine = (await tester.get(f"{A}/access")).json()
+    assert mine["impersonated_by"] is None and mine["user_id"] == delegate
+
+
+async def test_a_privileged_key_needs_step_up_and_step_up_is_throttled(world: World) -> None:
+    tenant_id = await world.tenant("acme")
+    admin_id = await world.person("admin@acme.example", tenant_id, catalog.TENANT_ADMIN)
+    admin = await world.login("admin@acme.example")
+    await world.age_sessions(admin_id, signed_in=dt.timedelta(minutes=30), reauthenticated=dt.timedelta(minutes=30))
+    refused = await admin.post("/api/v1/me/api-keys", json={"name": "ci", "tenant": "acme"})
+    problem(refused, 403, "step-up-required")
+    reading = await admin.post(
+        "/api/v1/me/api-keys", json={"name": "ro", "tenant": "acme", "scopes": ["notes.note.read"]}
+    )
+    assert reading.status_code == 201, reading.text
+    for _ in range(5):
+        problem(await admin.post("/api/v1/auth/step-up", json={"password": "wrong"}), 401)
+    problem(await admin.post("/api/v1/auth/step-up", json={"password": "wrong"}), 429, "too-many-attempts")
+
+
+async def test_who_depends_on_the_organisation_cannot_change_their_own_place(world: World) -> None:
+    tenant_id = await world.tenant("acme")
+    await world.person("admin@acme.example", tenant_id, catalog.TENANT_ADMIN)
+    lead = await world.person("lead@acme.example", tenant_id)
+    other = await world.person("other@acme.example", tenant_id)
+    admin = await world.login("admin@acme.example")
+    condition = {"op": "manager_of_owner"}
+    role = {"name": "Team leads", "permission_sets": ["notes.read", "access.org"], "condition": condition}
+    assert (await admin.post(f"{A}/roles", json=role)).status_code == 201
+    assert (await admin.put(f"{A}/role-assignments/members/{lead}", json={"role": "Team leads"})).status_code == 200
+    client = await world.login("lead@acme.example")
+    problem(await client.put(f"{A}/departments/people/{other}", json={"manager_id": lead}), 403, "permission-denied")
+    problem(await client.put(f"{A}/departments/people/{lead}", json={"attributes": {"region": "EU"}}), 403)
+    assert (await admin.put(f"{A}/departments/people/{other}", json={"manager_id": lead})).status_code == 200

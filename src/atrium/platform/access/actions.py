@@ -51,16 +51,23 @@ async def _member_role(session: AsyncSession, tenant_id: str, payload: dict[str,
     return {"user_id": membership.user_id, "role": membership.role}
 
 
+async def _rules(session: AsyncSession, tenant_id: str, payload: dict[str, Any], actor: Actor) -> dict[str, Any]:
+    await approvals.set_rules(session, tenant_id, list(payload["actions"]), actor=actor.email)
+    return {"actions": sorted(payload["actions"])}
+
+
 ROLE_CREATE = "access.role.create"
 ROLE_UPDATE = "access.role.update"
 ROLE_DELETE = "access.role.delete"
 ASSIGN = "access.assignment.create"
 UNASSIGN = "access.assignment.delete"
 MEMBER_ROLE = "access.member.role"
+RULES = "access.approval.rules"
 
 approvals.register(ROLE_CREATE, "Create a custom role", "access.role.manage", _create_role)
 approvals.register(ROLE_UPDATE, "Change a custom role", "access.role.manage", _update_role)
 approvals.register(ROLE_DELETE, "Delete a custom role", "access.role.manage", _delete_role)
 approvals.register(ASSIGN, "Assign a role to a member or group", "access.assignment.manage", _assign)
 approvals.register(UNASSIGN, "Take a role assignment away", "access.assignment.manage", _unassign)
+approvals.register(RULES, "Change which actions need approval", "access.role.manage", _rules)
 approvals.register(MEMBER_ROLE, "Change a member's primary role", "access.assignment.manage", _member_role)

@@ -13,7 +13,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from atrium.core.db import utcnow
@@ -97,12 +99,13 @@ async def perform(
     requested_by: str | None,
     requested_by_email: str,
     reason: str = "",
+    force: bool = False,
 ) -> Approval | dict[str, Any]:
     """Run the action now, or queue it when the tenant requires approval for it. A queued action
     is first tried in a savepoint that is rolled back, so a request that could never succeed (an
     unknown role, a condition naming no department) is refused now, not when someone approves it."""
     actor = Actor(requester.user_id, requested_by_email, requester)
-    if action not in await repo.approval_rules(session, tenant_id):
+    if not force and action not in await repo.approval_rules(session, tenant_id):
         return await ACTIONS[action].run(session, tenant_id, payload, actor)
     try:
         async with session.begin_nested():
@@ -140,7 +143,7 @@ async def decide(
         raise NotFound(f"no approval request {approval_id!r}", field="approval_id")
     if approval.status != "pending":
         raise Conflict(f"the request was already {approval.status}", field="approval_id")
-    if approval.requested_by == approver.user_id:
+    if approval.requested_by == approver.user_id or approval.requested_by_email == approver_email:
         raise Forbidden("you asked for this; someone else must decide it", field="approval_id")
     action = ACTIONS.get(approval.action)
     if action is None:
@@ -164,6 +167,9 @@ async def decide(
     except AtriumError as exc:
         approval.status = "failed"
         approval.result = {"error": exc.detail, "code": exc.code}
+    except (IntegrityError, ValidationError) as exc:  # a race or a payload the rules no longer accept
+        approval.status = "failed"
+        approval.result = {"error": str(exc).splitlines()[0][:300], "code": "conflict"}
     await session.flush()
     await _event(session, f"access.approval.{approval.status}", approval, approver_email)
     return approval

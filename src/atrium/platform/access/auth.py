@@ -33,11 +33,11 @@ from atrium.platform.access.exceptions import (
     PermissionDenied,
     StepUpRequired,
 )
+from atrium.platform.access.step_up import STEP_UP_MINUTES
 from atrium.platform.access.subject import Subject
 from atrium.runtime import Runtime
 
 T = TypeVar("T", bound=Select[Any])
-STEP_UP_MINUTES = 10
 
 
 @dataclass

@@ -201,7 +201,7 @@ _ROLES = (
     SystemRole(
         "HR Admin",
         "Employees, payroll and the organisation",
-        ("hr.admin", "access.org", "identity.admin", "notes.write", "tenant.basics"),
+        ("hr.admin", "access.org", "identity.admin", "notes.write", "ai.copilot", "tenant.basics"),
     ),
     SystemRole(
         "Project Manager",
@@ -215,7 +215,7 @@ _ROLES = (
     SystemRole(
         "Integration Engineer",
         "Connects other systems",
-        ("integrations.all", "identity.admin", "notes.read", "tenant.basics"),
+        ("integrations.all", "identity.admin", "notes.read", "ai.copilot", "tenant.basics"),
         step_up=True,
     ),
     SystemRole(AUDITOR, "Reads everything, the audit trail included; changes nothing", ("read_all", "audit.read")),

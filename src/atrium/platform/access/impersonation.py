@@ -16,7 +16,10 @@ from atrium.core import context
 from atrium.core.audit import service as audit
 from atrium.core.db import utcnow
 from atrium.core.errors import BadRequest, Forbidden, NotFound
+from atrium.platform.access import subject as subjects
 from atrium.platform.access.models import Impersonation
+from atrium.platform.access.service import ensure_can_grant
+from atrium.platform.access.subject import Subject
 from atrium.platform.identity import events
 from atrium.platform.identity.models import Membership, User
 from atrium.runtime import Runtime
@@ -28,10 +31,17 @@ SESSION_KEY = "impersonation"
 
 
 async def start(
-    session: AsyncSession, *, tenant_id: str, actor: Principal, subject_id: str, reason: str
+    session: AsyncSession,
+    *,
+    tenant_id: str,
+    actor: Principal,
+    actor_subject: Subject,
+    subject_id: str,
+    reason: str,
 ) -> Impersonation:
     """Begin viewing ``tenant_id`` as ``subject_id``. Only from a browser session, with a reason,
-    never as oneself, never as a platform administrator, and only as an active member."""
+    never as oneself, never as a platform administrator, only as an active member, and only as
+    someone who holds nothing the administrator does not (viewing as is not a way to gain rights)."""
     if actor.via != "session" or actor.session_id is None:
         raise Forbidden("impersonation happens in the console: sign in with a browser session")
     if actor.impersonator_id is not None:
@@ -55,6 +65,7 @@ async def start(
         raise Forbidden("platform administrators cannot be impersonated", field="user_id")
     if not active:
         raise BadRequest("the member is suspended; activate them to view as them", field="user_id")
+    ensure_can_grant(actor_subject, frozenset((await subjects.load(session, tenant_id, user.id)).grants))
     await _end_open(session, actor.session_id)
     record = Impersonation(
         tenant_id=tenant_id, actor_id=actor.id, subject_id=user.id, session_id=actor.session_id, reason=reason
@@ -105,6 +116,13 @@ async def active(session: AsyncSession, impersonation_id: str, session_id: str |
     return record
 
 
+async def _still_allowed(session: AsyncSession, record: Impersonation, actor: Principal) -> bool:
+    """The administrator still may impersonate here (a removal or demotion ends it at once)."""
+    if actor.platform_admin:
+        return True
+    return (await subjects.load(session, record.tenant_id, actor.id)).allows("access.impersonation.start")
+
+
 def _tenant_key(request: Request) -> str | None:
     params = request.path_params
     key = params.get("tenant") or params.get("slug")
@@ -126,7 +144,18 @@ async def apply(rt: Runtime, request: Request, principal: Principal) -> Principa
         if ref is None or ref.id != record.tenant_id:
             return principal
         user = await session.get(User, record.subject_id)
-        if user is None:
+        if user is None or not await _still_allowed(session, record, principal):
+            record.ended_at = utcnow()
+            request.session.pop(SESSION_KEY, None)
+            await events.record(
+                session,
+                "access.impersonation.stopped",
+                user_id=record.subject_id,
+                object_type="impersonation",
+                object_id=record.id,
+                tenant_id=record.tenant_id,
+                data={"actor_id": principal.id, "why": "the administrator may no longer impersonate"},
+            )
             return principal
         await audit.record(
             session,

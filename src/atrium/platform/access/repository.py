@@ -33,11 +33,6 @@ async def custom_role(session: AsyncSession, tenant_id: str, name: str) -> Custo
     )
 
 
-async def custom_role_by_id(session: AsyncSession, tenant_id: str, role_id: str) -> CustomRole | None:
-    role = await session.get(CustomRole, role_id)
-    return role if role is not None and role.tenant_id == tenant_id else None
-
-
 async def holders(session: AsyncSession, tenant_id: str, role: str) -> int:
     """How many memberships, assignments and pending invitations refer to a role."""
     members = await session.scalar(
@@ -134,6 +129,16 @@ async def member_roles(session: AsyncSession, tenant_id: str) -> dict[str, list[
     ):
         found.setdefault(user_id, set()).add(role)
     return {u: sorted(r) for u, r in found.items()}
+
+
+async def group_roles(session: AsyncSession, tenant_id: str, group_id: str) -> list[str]:
+    return list(
+        await session.scalars(
+            select(RoleAssignment.role).where(
+                RoleAssignment.tenant_id == tenant_id, RoleAssignment.group_id == group_id
+            )
+        )
+    )
 
 
 async def group(session: AsyncSession, tenant_id: str, group_id: str) -> Group | None:

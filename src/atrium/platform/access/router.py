@@ -9,12 +9,12 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from atrium.api.deps import CurrentPrincipal, PlatformSession
+from atrium.api.deps import CurrentPrincipal, PlatformSession, RuntimeDep
 from atrium.core import context
-from atrium.core.db import utcnow
-from atrium.core.errors import BadRequest, NotFound, Unauthorized
+from atrium.core.errors import BadRequest, Forbidden, NotFound
 from atrium.platform.access import actions, approvals, catalog, impersonation, service
 from atrium.platform.access import repository as repo
+from atrium.platform.access import step_up as step_up_service
 from atrium.platform.access.auth import (
     AccessDep,
     CanAssignRoles,
@@ -53,8 +53,6 @@ from atrium.platform.access.schemas import (
     RoleRead,
     RoleUpdate,
 )
-from atrium.platform.identity.models import User, UserSession
-from atrium.platform.identity.passwords import verify_password
 
 router = APIRouter(prefix="/api/v1/tenants/{tenant}", tags=["access control"])
 auth_router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -65,7 +63,13 @@ def _actor() -> str:
 
 
 async def perform(
-    access: AccessDep, session: PlatformSession, action: str, payload: dict[str, Any], summary: str
+    access: AccessDep,
+    session: PlatformSession,
+    action: str,
+    payload: dict[str, Any],
+    summary: str,
+    *,
+    force: bool = False,
 ) -> dict[str, Any] | JSONResponse:
     """Run a privileged change, or answer 202 with the approval request the tenant requires."""
     done = await approvals.perform(
@@ -77,6 +81,7 @@ async def perform(
         requester=access.subject,
         requested_by=None if access.principal.via == "oauth" else access.principal.id,
         requested_by_email=access.principal.email,
+        force=force,
     )
     if isinstance(done, Approval):
         await session.flush()
@@ -224,7 +229,9 @@ async def create_group(data: GroupCreate, access: CanManageMembers, session: Pla
 async def add_group_member(
     group_id: str, data: GroupMemberAdd, access: CanManageMembers, session: PlatformSession
 ) -> Response:
-    await service.add_to_group(session, access.tenant.id, group_id, data.user_id, actor=_actor())
+    await service.add_to_group(
+        session, access.tenant.id, group_id, data.user_id, actor=_actor(), grantor=access.subject
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -263,7 +270,7 @@ async def list_people(access: CanReadRoles, session: PlatformSession) -> list[Pe
 async def place_person(
     user_id: str, data: PersonUpdate, access: CanManageDepartments, session: PlatformSession
 ) -> PersonRead:
-    await service.place_person(session, access.tenant.id, user_id, data, actor=_actor())
+    await service.place_person(session, access.tenant.id, user_id, data, actor=_actor(), grantor=access.subject)
     return next(p for p in await service.list_people(session, access.tenant.id) if p.user_id == user_id)
 
 
@@ -315,7 +322,12 @@ async def start_impersonation(
 ) -> ImpersonationRead:
     """View this tenant as another member (the browser session only), with a reason."""
     record = await impersonation.start(
-        session, tenant_id=access.tenant.id, actor=access.principal, subject_id=data.user_id, reason=data.reason
+        session,
+        tenant_id=access.tenant.id,
+        actor=access.principal,
+        actor_subject=access.subject,
+        subject_id=data.user_id,
+        reason=data.reason,
     )
     request.session[impersonation.SESSION_KEY] = record.id
     return ImpersonationRead.model_validate(record)
@@ -350,11 +362,17 @@ async def approval_rules(access: CanReadApprovals, session: PlatformSession) -> 
     return await approvals.rules(session, access.tenant.id)
 
 
-@router.put("/approvals/rules", response_model=list[ApprovalActionRead])
-async def set_approval_rules(
-    data: ApprovalRules, access: CanManageRoles, session: PlatformSession
-) -> list[ApprovalActionRead]:
-    await approvals.set_rules(session, access.tenant.id, data.actions, actor=_actor())
+@router.put("/approvals/rules", response_model=list[ApprovalActionRead], responses=QUEUED)
+async def set_approval_rules(data: ApprovalRules, access: CanManageRoles, session: PlatformSession) -> Any:
+    """Which actions need a second person. Taking a rule away needs one too, so a single
+    administrator cannot switch four-eyes off and then act alone."""
+    current = await repo.approval_rules(session, access.tenant.id)
+    payload = {"actions": data.actions}
+    done = await perform(
+        access, session, actions.RULES, payload, "Change the approval rules", force=bool(current - set(data.actions))
+    )
+    if isinstance(done, JSONResponse):
+        return done
     return await approvals.rules(session, access.tenant.id)
 
 
@@ -367,6 +385,8 @@ async def get_approval(approval_id: str, access: CanReadApprovals, session: Plat
 
 
 async def _decide(approval_id: str, approve: bool, data: ApprovalDecision, access: Any, session: Any) -> ApprovalRead:
+    if access.principal.via == "oauth":
+        raise Forbidden("a person decides approval requests, not an OAuth client")
     decided = await approvals.decide(
         session,
         access.tenant.id,
@@ -402,15 +422,16 @@ class StepUp(BaseModel):
 
 
 @auth_router.post("/step-up", status_code=status.HTTP_204_NO_CONTENT)
-async def step_up(data: StepUp, principal: CurrentPrincipal, session: PlatformSession) -> Response:
+async def step_up(data: StepUp, principal: CurrentPrincipal, rt: RuntimeDep) -> Response:
     """Confirm the password again before privileged actions (roles with step-up ask for it)."""
     if principal.via != "session" or principal.session_id is None:
         raise BadRequest("step-up confirms a browser session; API keys do not need it")
-    actor_id = principal.impersonator_id or principal.id
-    user = await session.get(User, actor_id)
-    if user is None or not await verify_password(data.password, user.password_hash):
-        raise Unauthorized("that password is not right")
-    record = await session.get(UserSession, principal.session_id)
-    assert record is not None
-    record.reauthenticated_at = utcnow()
+    await step_up_service.confirm(
+        rt,
+        actor_id=principal.impersonator_id or principal.id,
+        session_id=principal.session_id,
+        password=data.password,
+        tenant_id=None,
+        actor=principal.email,
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)

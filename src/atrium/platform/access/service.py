@@ -283,13 +283,6 @@ async def _role_event(session: AsyncSession, action: str, role: CustomRole, acto
 # -- assignments --------------------------------------------------------------------------------
 
 
-async def _keep_an_admin(session: AsyncSession, tenant_id: str, losing: set[str]) -> None:
-    """Refuse when every active Tenant Admin would lose the role."""
-    admins = await repo.holder_ids(session, tenant_id, catalog.TENANT_ADMIN)
-    if admins and admins <= losing:
-        raise Conflict("the tenant would be left without a Tenant Admin", field="role")
-
-
 def assignment_read(a: RoleAssignment, email: str | None, group_name: str | None) -> AssignmentRead:
     return AssignmentRead(
         id=a.id,
@@ -422,9 +415,21 @@ async def create_group(session: AsyncSession, tenant_id: str, name: str, *, acto
     return group
 
 
-async def add_to_group(session: AsyncSession, tenant_id: str, group_id: str, user_id: str, *, actor: str) -> None:
+async def add_to_group(
+    session: AsyncSession,
+    tenant_id: str,
+    group_id: str,
+    user_id: str,
+    *,
+    actor: str,
+    grantor: Subject | None = None,
+) -> None:
+    """Put a member in a group; whoever does it must hold what the group's roles grant."""
     if await repo.group(session, tenant_id, group_id) is None:
         raise NotFound(f"no group {group_id!r}", field="group_id")
+    if grantor is not None:
+        for role in await repo.group_roles(session, tenant_id, group_id):
+            ensure_can_grant(grantor, await role_grants(session, tenant_id, role))
     if await repo.membership(session, tenant_id, user_id) is None:
         raise NotFound(f"no member {user_id!r}", field="user_id")
     if await session.get(GroupMember, (group_id, user_id)) is None:
@@ -545,10 +550,29 @@ async def list_people(session: AsyncSession, tenant_id: str) -> list[PersonRead]
     ]
 
 
+def _own_facts_guard(grantor: Subject | None, user_id: str, data: PersonUpdate) -> None:
+    """Someone whose grants depend on row conditions may not change the facts those conditions
+    read about themselves: their own department and attributes, or whom they manage."""
+    if grantor is None or all(grantor.unconditional(p) for p in grantor.grants):
+        return
+    if user_id == grantor.user_id or data.manager_id == grantor.user_id:
+        raise PermissionDenied(
+            "access.department.manage",
+            "your roles depend on your place in the organisation, so someone else must change it",
+        )
+
+
 async def place_person(
-    session: AsyncSession, tenant_id: str, user_id: str, data: PersonUpdate, *, actor: str
+    session: AsyncSession,
+    tenant_id: str,
+    user_id: str,
+    data: PersonUpdate,
+    *,
+    actor: str,
+    grantor: Subject | None = None,
 ) -> Person:
     """Set a member's department, manager and attributes."""
+    _own_facts_guard(grantor, user_id, data)
     if await repo.membership(session, tenant_id, user_id) is None:
         raise NotFound(f"no member {user_id!r}", field="user_id")
     if data.department_id is not None and await repo.department(session, tenant_id, data.department_id) is None:

@@ -18,6 +18,7 @@ from atrium.core.db import utcnow
 from atrium.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from atrium.core.mail import compose, make_mailer
 from atrium.platform.access import service as access
+from atrium.platform.access.subject import Subject
 from atrium.platform.entitlements.service import check_seat_available
 from atrium.platform.identity import events, policies
 from atrium.platform.identity.exceptions import InvalidToken
@@ -53,8 +54,11 @@ class InvitationView:
     account_exists: bool
 
 
-async def invite(rt: Runtime, tenant_id: str, email: str, role: str, *, invited_by: str) -> Invitation:
-    """Invite an address (a pending invitation to the same address is replaced) and mail it."""
+async def invite(
+    rt: Runtime, tenant_id: str, email: str, role: str, *, invited_by: str, grantor: Subject | None = None
+) -> Invitation:
+    """Invite an address (a pending invitation to the same address is replaced) and mail it. The
+    inviter must hold what the role grants (``grantor``; none for a platform administrator)."""
     email = email.strip().lower()
     if "@" not in email or len(email) > 254 or " " in email:
         raise BadRequest(f"{email!r} is not an email address", field="email")
@@ -63,6 +67,7 @@ async def invite(rt: Runtime, tenant_id: str, email: str, role: str, *, invited_
         offered = await access.roles_offered(session, tenant_id)
         if role not in offered:
             raise BadRequest(f"role must be one of: {', '.join(offered)}", field="role")
+        access.ensure_can_grant(grantor, await access.role_grants(session, tenant_id, role))
         tenant = await session.get(Tenant, tenant_id)
         if tenant is None or tenant.status == "deleted":
             raise NotFound("no such tenant", field="tenant")

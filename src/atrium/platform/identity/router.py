@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from atrium.api.deps import RuntimeDep, check_cookie_csrf
 from atrium.core.db import utcnow
 from atrium.core.errors import NotFound
+from atrium.platform.access import step_up
 from atrium.platform.identity import api_keys, mfa, recovery, service, sessions, trusted
 from atrium.platform.identity.models import User, UserSession
 from atrium.platform.identity.schemas import (
@@ -202,12 +203,15 @@ async def me(current: SignedInUser, rt: RuntimeDep) -> MeRead:
 
 @router.post("/api/v1/me/api-keys", status_code=status.HTTP_201_CREATED, response_model=ApiKeyCreated)
 async def create_api_key(data: ApiKeyCreate, current: SignedInUser, rt: RuntimeDep) -> ApiKeyCreated:
-    """A key for one of your tenants; the response is the only time the key is shown."""
-    user, _ = current
+    """A key for one of your tenants; the response is the only time the key is shown. A key that
+    could use privileged permissions needs a recent password check when a role asks for step-up,
+    or it would be a way around it."""
+    user, browser = current
     async with rt.db.platform_session() as session, session.begin():
         tenant = await tenant_repo.get_by_key(session, data.tenant)
         if tenant is None:
             raise NotFound("no such tenant among yours", field="tenant")
+        await step_up.before_privileged_key(session, tenant.id, user, browser, data.scopes)
         record, key = await api_keys.create(
             session, user, tenant.id, name=data.name, scopes=data.scopes, expires_in_days=data.expires_in_days
         )

@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 VERIFY_EMAIL = "verify_email"
 TENANT_ADMIN = "Tenant Admin"
 MEMBER = "Member"
-ROLES_OFFERED = (TENANT_ADMIN, MEMBER)  # until access control brings the full role catalogue
 
 
 def isolation_for(region: str | None) -> Isolation:

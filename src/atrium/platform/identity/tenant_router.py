@@ -54,7 +54,9 @@ async def list_invitations(ctx: CanReadMembers, session: PlatformSession) -> lis
 @router.post(f"{BASE}/invitations", status_code=status.HTTP_201_CREATED, response_model=InvitationRead)
 async def invite(data: InvitationCreate, ctx: CanManageMembers, rt: RuntimeDep) -> InvitationRead:
     """Mail an invitation; a pending one to the same address is replaced."""
-    created = await invitations.invite(rt, ctx.tenant.id, str(data.email), data.role, invited_by=_actor())
+    created = await invitations.invite(
+        rt, ctx.tenant.id, str(data.email), data.role, invited_by=_actor(), grantor=ctx.subject
+    )
     return InvitationRead.model_validate(created)
 
 

@@ -45,7 +45,7 @@ async def create_client(
 ) -> OAuthClientWithSecret:
     """A client for machine access to this tenant; the response is the only time the secret is shown."""
     client, secret = await service.create(
-        session, ctx.tenant.id, name=data.name, scopes=data.scopes, actor=_actor(principal)
+        session, ctx.tenant.id, name=data.name, scopes=data.scopes, actor=_actor(principal), grantor=ctx.subject
     )
     return OAuthClientWithSecret(**OAuthClientRead.model_validate(client).model_dump(), client_secret=secret)
 

@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from atrium.core.db import utcnow
 from atrium.core.errors import Conflict, NotFound, ValidationFailed
 from atrium.platform.access import catalog
+from atrium.platform.access import service as access
+from atrium.platform.access.subject import Subject
 from atrium.platform.identity import events
 from atrium.platform.identity.oauth import tokens
 from atrium.platform.identity.oauth.models import OAuthClient
@@ -65,13 +67,20 @@ def _new_secret() -> str:
 
 
 async def create(
-    session: AsyncSession, tenant_id: str, *, name: str, scopes: list[str], actor: Actor
+    session: AsyncSession,
+    tenant_id: str,
+    *,
+    name: str,
+    scopes: list[str],
+    actor: Actor,
+    grantor: Subject | None = None,
 ) -> tuple[OAuthClient, str]:
     """A new client and its secret, which is never shown again. Its scopes are the permissions
     it may use (``notes.note.read``, or a pattern such as ``notes.*``)."""
     unknown = catalog.unknown_patterns(scopes)
     if unknown:
         raise ValidationFailed(f"scopes name no known permission: {', '.join(unknown)}", field="scopes")
+    access.ensure_can_grant(grantor, catalog.expand(scopes))  # a client does no more than its maker may
     secret = _new_secret()
     client = OAuthClient(
         client_id=CLIENT_ID_PREFIX + secrets.token_urlsafe(16),

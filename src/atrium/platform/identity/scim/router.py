@@ -34,7 +34,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from atrium.api.deps import CurrentPrincipal, PlatformSession, RuntimeDep, get_runtime
 from atrium.core import context
 from atrium.core.errors import NotFound
+from atrium.platform.access import catalog
 from atrium.platform.access.auth import CanManageSecurity
+from atrium.platform.access.service import ensure_can_grant
 from atrium.platform.entitlements.deps import require_entitlement
 from atrium.platform.identity.scim import resources as scim
 from atrium.platform.identity.scim import service, tokens
@@ -53,7 +55,9 @@ token_router = APIRouter(
 async def create_token(
     ctx: CanManageSecurity, principal: CurrentPrincipal, session: PlatformSession
 ) -> tokens.TokenCreated:
-    """Create the tenant's SCIM token, or rotate it (the old one stops working). Shown once."""
+    """Create the tenant's SCIM token, or rotate it (the old one stops working). Shown once. The IdP
+    it connects can put people into groups that hold any role, so its maker must hold them all."""
+    ensure_can_grant(ctx.subject, frozenset(catalog.PERMISSIONS))
     token = await tokens.create_token(session, ctx.tenant.id, principal.email)
     state = await tokens.token_status(session, ctx.tenant.id)
     return tokens.TokenCreated(token=token, **state.model_dump())
