@@ -88,6 +88,11 @@ async def stop(session: AsyncSession, impersonation_id: str, actor_id: str) -> I
     record = await session.get(Impersonation, impersonation_id)
     if record is None or record.actor_id != actor_id or record.ended_at is not None:
         return None
+    await _end(session, record, {"actor_id": actor_id})
+    return record
+
+
+async def _end(session: AsyncSession, record: Impersonation, data: dict[str, str]) -> None:
     record.ended_at = utcnow()
     await events.record(
         session,
@@ -96,9 +101,8 @@ async def stop(session: AsyncSession, impersonation_id: str, actor_id: str) -> I
         object_type="impersonation",
         object_id=record.id,
         tenant_id=record.tenant_id,
-        data={"actor_id": actor_id},
+        data=data,
     )
-    return record
 
 
 async def _end_open(session: AsyncSession, session_id: str) -> None:
@@ -145,16 +149,9 @@ async def apply(rt: Runtime, request: Request, principal: Principal) -> Principa
             return principal
         user = await session.get(User, record.subject_id)
         if user is None or not await _still_allowed(session, record, principal):
-            record.ended_at = utcnow()
             request.session.pop(SESSION_KEY, None)
-            await events.record(
-                session,
-                "access.impersonation.stopped",
-                user_id=record.subject_id,
-                object_type="impersonation",
-                object_id=record.id,
-                tenant_id=record.tenant_id,
-                data={"actor_id": principal.id, "why": "the administrator may no longer impersonate"},
+            await _end(
+                session, record, {"actor_id": principal.id, "why": "the administrator may no longer impersonate"}
             )
             return principal
         await audit.record(
