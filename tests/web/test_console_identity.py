@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from atrium.core.audit.models import AuditEvent
+from atrium.platform.entitlements import service as entitlements
 from atrium.platform.identity import service as identity
 from atrium.platform.identity.models import Membership, User
 from atrium.platform.identity.oauth.models import OAuthClient
@@ -532,3 +533,23 @@ async def test_the_second_factor_page_offers_a_security_key_and_keeps_the_target
     assert re.search(r'id="use-key" data-challenge="[^"]{10,}" data-next="/account"', page.text), page.text
     assert 'id="webauthn-mfa" hidden' in page.text and 'id="webauthn-mfa-error"' in page.text
     assert page.text.index("/static/webauthn.js") < page.text.index("/static/console-mfa.js")
+
+
+async def test_the_forms_of_a_feature_the_plan_switched_off_are_refused(auth: Any) -> None:
+    """With SCIM or API access off in the tenant's entitlements, the console's forms for them answer
+    403 naming the entitlement and create nothing, as the API does."""
+    client, sink, rt = auth
+    slug, csrf = await _acme(client, sink)
+    acme = await rt.tenants.resolve(slug)
+    assert acme is not None
+    for key in ("feature.scim", "feature.api_access"):
+        await entitlements.set_value(rt.db, acme.id, key, False, actor="tests")
+    scim = await client.post(f"/t/{slug}/security/scim/token", data={"csrf_token": csrf})
+    assert scim.status_code == 403 and "feature.scim" in scim.text
+    made = await client.post(
+        f"/t/{slug}/security/oauth-clients", data={"csrf_token": csrf, "name": "n", "scopes": "notes.note.read"}
+    )
+    assert made.status_code == 403 and "feature.api_access" in made.text
+    async with rt.db.platform_session() as session:
+        assert await session.scalar(select(func.count()).select_from(OAuthClient)) == 0
+        assert not (await scim_tokens.token_status(session, acme.id)).exists

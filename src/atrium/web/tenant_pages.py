@@ -18,6 +18,7 @@ from atrium.core.tenancy import TenantRef
 from atrium.platform.access import catalog
 from atrium.platform.access import service as access_service
 from atrium.platform.access.service import ensure_can_grant
+from atrium.platform.entitlements import service as entitlements
 from atrium.platform.identity import actions as identity_actions
 from atrium.platform.identity import invitations, members, policies, sessions
 from atrium.platform.identity.oauth import service as oauth
@@ -65,6 +66,20 @@ async def _security_admin(view: Annotated[TenantView, Depends(requiring("identit
     return view.tenant
 
 
+def _feature(key: str) -> Any:
+    """A form of a feature the tenant's plan may switch off (403 naming it, as in the API)."""
+
+    async def dependency(request: Request, tenant: Annotated[TenantRef, Depends(_tenant)]) -> None:
+        await entitlements.ensure(request.app.state.runtime.db, tenant, key)
+
+    return Depends(dependency)
+
+
+SSO_FEATURE, SCIM_FEATURE, API_FEATURE = (
+    _feature("feature.sso"),
+    _feature("feature.scim"),
+    _feature("feature.api_access"),
+)
 MemberTenant = Annotated[TenantRef, Depends(_tenant)]
 PeopleAdmin = Annotated[TenantRef, Depends(_people_admin)]
 SecurityAdmin = Annotated[TenantRef, Depends(_security_admin)]
@@ -323,7 +338,7 @@ def _connection_url(tenant: TenantRef, connection_id: str) -> str:
     return f"/t/{tenant.slug}/security?connection={connection_id}#sso-{connection_id}"
 
 
-@router.post("/t/{slug}/security/sso/oidc", dependencies=[Csrf])
+@router.post("/t/{slug}/security/sso/oidc", dependencies=[Csrf, SSO_FEATURE])
 async def create_oidc_connection(
     request: Request, tenant: SecurityAdmin, viewer: CurrentViewer, rt: RuntimeDep
 ) -> Response:
@@ -376,7 +391,7 @@ async def _saml_settings(form: FormData) -> dict[str, Any]:
     return settings
 
 
-@router.post("/t/{slug}/security/sso/saml", dependencies=[Csrf])
+@router.post("/t/{slug}/security/sso/saml", dependencies=[Csrf, SSO_FEATURE])
 async def create_saml_connection(
     request: Request, tenant: SecurityAdmin, viewer: CurrentViewer, rt: RuntimeDep
 ) -> Response:
@@ -421,7 +436,7 @@ async def _update_connection(
     return redirect(_connection_url(tenant, saved.id))
 
 
-@router.post("/t/{slug}/security/sso/connections/{connection_id}", dependencies=[Csrf])
+@router.post("/t/{slug}/security/sso/connections/{connection_id}", dependencies=[Csrf, SSO_FEATURE])
 async def update_sso_connection(
     request: Request, connection_id: str, tenant: SecurityAdmin, viewer: CurrentViewer, rt: RuntimeDep
 ) -> Response:
@@ -437,14 +452,14 @@ async def update_sso_connection(
     return await _update_connection(request, tenant, viewer, rt, connection_id, given)
 
 
-@router.post("/t/{slug}/security/sso/connections/{connection_id}/enable", dependencies=[Csrf])
+@router.post("/t/{slug}/security/sso/connections/{connection_id}/enable", dependencies=[Csrf, SSO_FEATURE])
 async def enable_sso_connection(
     request: Request, connection_id: str, tenant: SecurityAdmin, viewer: CurrentViewer, rt: RuntimeDep
 ) -> Response:
     return await _update_connection(request, tenant, viewer, rt, connection_id, {"enabled": True})
 
 
-@router.post("/t/{slug}/security/sso/connections/{connection_id}/disable", dependencies=[Csrf])
+@router.post("/t/{slug}/security/sso/connections/{connection_id}/disable", dependencies=[Csrf, SSO_FEATURE])
 async def disable_sso_connection(
     request: Request, connection_id: str, tenant: SecurityAdmin, viewer: CurrentViewer, rt: RuntimeDep
 ) -> Response:
@@ -452,7 +467,7 @@ async def disable_sso_connection(
     return await _update_connection(request, tenant, viewer, rt, connection_id, {"enabled": False})
 
 
-@router.post("/t/{slug}/security/sso/connections/{connection_id}/delete", dependencies=[Csrf])
+@router.post("/t/{slug}/security/sso/connections/{connection_id}/delete", dependencies=[Csrf, SSO_FEATURE])
 async def delete_sso_connection(
     request: Request, connection_id: str, tenant: SecurityAdmin, viewer: CurrentViewer, rt: RuntimeDep
 ) -> Response:
@@ -472,7 +487,7 @@ async def delete_sso_connection(
     return redirect(f"/t/{tenant.slug}/security#sso")
 
 
-@router.post("/t/{slug}/security/scim/token", dependencies=[Csrf])
+@router.post("/t/{slug}/security/scim/token", dependencies=[Csrf, SCIM_FEATURE])
 async def create_scim_token(
     request: Request, tenant: SecurityAdmin, viewer: CurrentViewer, rt: RuntimeDep
 ) -> HTMLResponse:
@@ -484,7 +499,7 @@ async def create_scim_token(
     return await _security(request, tenant, rt, scim_token=token)
 
 
-@router.post("/t/{slug}/security/scim/token/revoke", dependencies=[Csrf])
+@router.post("/t/{slug}/security/scim/token/revoke", dependencies=[Csrf, SCIM_FEATURE])
 async def revoke_scim_token(request: Request, tenant: SecurityAdmin, viewer: CurrentViewer, rt: RuntimeDep) -> Response:
     async with rt.db.platform_session() as session, session.begin():
         revoked = await scim_tokens.revoke_token(session, tenant.id, viewer.user.email)
@@ -499,7 +514,7 @@ def _oauth_actor(viewer: Viewer) -> oauth.Actor:
     return oauth.Actor(viewer.user.id, viewer.user.email)
 
 
-@router.post("/t/{slug}/security/oauth-clients", dependencies=[Csrf])
+@router.post("/t/{slug}/security/oauth-clients", dependencies=[Csrf, API_FEATURE])
 async def create_oauth_client(
     request: Request, tenant: SecurityAdmin, viewer: CurrentViewer, rt: RuntimeDep
 ) -> HTMLResponse:
@@ -524,7 +539,7 @@ async def create_oauth_client(
     return await _security(request, tenant, rt, new_client=new_client)
 
 
-@router.post("/t/{slug}/security/oauth-clients/{client_id}/secret", dependencies=[Csrf])
+@router.post("/t/{slug}/security/oauth-clients/{client_id}/secret", dependencies=[Csrf, API_FEATURE])
 async def rotate_oauth_client_secret(
     request: Request, client_id: str, tenant: SecurityAdmin, viewer: CurrentViewer, rt: RuntimeDep
 ) -> Response:
@@ -541,7 +556,7 @@ async def rotate_oauth_client_secret(
     return await _security(request, tenant, rt, new_client=new_client)
 
 
-@router.post("/t/{slug}/security/oauth-clients/{client_id}/revoke", dependencies=[Csrf])
+@router.post("/t/{slug}/security/oauth-clients/{client_id}/revoke", dependencies=[Csrf, API_FEATURE])
 async def revoke_oauth_client(
     request: Request, client_id: str, tenant: SecurityAdmin, viewer: CurrentViewer, rt: RuntimeDep
 ) -> Response:
