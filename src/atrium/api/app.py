@@ -11,6 +11,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from atrium.api import health, problems
 from atrium.api.middleware import RequestContextMiddleware
+from atrium.apps.finance.router import router as finance_router
 from atrium.apps.notes.router import router as notes_router
 from atrium.core.audit.router import router as audit_router
 from atrium.core.logging import configure as configure_logging
@@ -77,6 +78,7 @@ def create_app(
         tenant_router,
         audit_router,
         notes_router,
+        finance_router,
         flags_router,
         entitlements_router,
         scim_token_router,
