@@ -79,15 +79,20 @@ async def holder_ids(session: AsyncSession, tenant_id: str, role: str) -> set[st
     return set(active)
 
 
-async def assignments(session: AsyncSession, tenant_id: str) -> list[tuple[RoleAssignment, str | None, str | None]]:
-    """Assignments with the member's email or the group's name."""
-    rows = await session.execute(
+async def assignments(
+    session: AsyncSession, tenant_id: str, assignment_id: str | None = None
+) -> list[tuple[RoleAssignment, str | None, str | None]]:
+    """Assignments (or the one named) with the member's email or the group's name."""
+    query = (
         select(RoleAssignment, User.email, Group.display_name)
         .outerjoin(User, User.id == RoleAssignment.user_id)
         .outerjoin(Group, Group.id == RoleAssignment.group_id)
         .where(RoleAssignment.tenant_id == tenant_id)
         .order_by(RoleAssignment.role, User.email, Group.display_name)
     )
+    if assignment_id is not None:
+        query = query.where(RoleAssignment.id == assignment_id)
+    rows = await session.execute(query)
     return [(a, e, g) for a, e, g in rows]
 
 
@@ -106,6 +111,17 @@ async def find_assignment(
             RoleAssignment.user_id == user_id if user_id else RoleAssignment.group_id == group_id,
         )
     )
+
+
+async def members(session: AsyncSession, tenant_id: str) -> list[tuple[str, str, str]]:
+    """(user id, email, primary role) of every member, by email."""
+    rows = await session.execute(
+        select(User.id, User.email, Membership.role)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.tenant_id == tenant_id)
+        .order_by(User.email)
+    )
+    return [(i, e, r) for i, e, r in rows]
 
 
 async def member_roles(session: AsyncSession, tenant_id: str) -> dict[str, list[str]]:

@@ -163,10 +163,8 @@ async def assign(data: AssignmentCreate, access: CanAssignRoles, session: Platfo
     )
     if isinstance(done, JSONResponse):
         return done
-    found = await repo.assignment(session, access.tenant.id, done["assignment_id"])
-    assert found is not None
-    listed = {a.id: a for a in await service.list_assignments(session, access.tenant.id)}
-    return listed[found.id]
+    [(record, email, group)] = await repo.assignments(session, access.tenant.id, done["assignment_id"])
+    return service.assignment_read(record, email, group)
 
 
 @router.delete("/role-assignments/{assignment_id}", status_code=status.HTTP_204_NO_CONTENT, responses=QUEUED)
@@ -181,21 +179,7 @@ async def unassign(assignment_id: str, access: CanAssignRoles, session: Platform
 @router.get("/role-assignments/members", response_model=list[MemberRolesRead])
 async def member_roles(access: CanReadRoles, session: PlatformSession) -> list[MemberRolesRead]:
     """Every member with their primary role and all the roles they hold."""
-    roles = await repo.member_roles(session, access.tenant.id)
-    people = await service.list_people(session, access.tenant.id)
-    out = []
-    for person in people:
-        membership = await repo.membership(session, access.tenant.id, person.user_id)
-        assert membership is not None
-        out.append(
-            MemberRolesRead(
-                user_id=person.user_id,
-                email=person.email,
-                primary_role=membership.role,
-                roles=roles.get(person.user_id, []),
-            )
-        )
-    return out
+    return await service.member_roles(session, access.tenant.id)
 
 
 @router.put("/role-assignments/members/{user_id}", response_model=MemberRolesRead, responses=QUEUED)
@@ -206,8 +190,7 @@ async def set_member_role(
     done = await perform(access, session, actions.MEMBER_ROLE, payload, f"Make {user_id} a {data.role}")
     if isinstance(done, JSONResponse):
         return done
-    listed = {m.user_id: m for m in await member_roles(access, session)}
-    return listed[user_id]
+    return next(m for m in await service.member_roles(session, access.tenant.id) if m.user_id == user_id)
 
 
 # -- groups -------------------------------------------------------------------------------------

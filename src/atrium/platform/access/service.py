@@ -7,6 +7,7 @@ without an active Tenant Admin is refused, whichever way it would happen.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import ValidationError
@@ -25,6 +26,7 @@ from atrium.platform.access.schemas import (
     DepartmentCreate,
     DepartmentUpdate,
     GroupRead,
+    MemberRolesRead,
     PermissionSetRead,
     PersonRead,
     PersonUpdate,
@@ -283,6 +285,29 @@ async def _role_event(session: AsyncSession, action: str, role: CustomRole, acto
 # -- assignments --------------------------------------------------------------------------------
 
 
+async def _keeping_an_admin(
+    session: AsyncSession, tenant_id: str, field: str, change: Callable[[], Awaitable[None] | None]
+) -> None:
+    """Apply ``change`` and refuse it (409) when it leaves the tenant without the active Tenant
+    Admin it had; the caller's transaction undoes it."""
+    before = await repo.holder_ids(session, tenant_id, catalog.TENANT_ADMIN)
+    done = change()
+    if done is not None:
+        await done
+    await session.flush()
+    if before and not await repo.holder_ids(session, tenant_id, catalog.TENANT_ADMIN):
+        raise Conflict("the tenant would be left without a Tenant Admin", field=field)
+
+
+async def member_roles(session: AsyncSession, tenant_id: str) -> list[MemberRolesRead]:
+    """Every member with their primary role and all the roles they hold."""
+    held = await repo.member_roles(session, tenant_id)
+    return [
+        MemberRolesRead(user_id=user_id, email=email, primary_role=role, roles=held.get(user_id, []))
+        for user_id, email, role in await repo.members(session, tenant_id)
+    ]
+
+
 def assignment_read(a: RoleAssignment, email: str | None, group_name: str | None) -> AssignmentRead:
     return AssignmentRead(
         id=a.id,
@@ -324,16 +349,7 @@ async def unassign(session: AsyncSession, tenant_id: str, assignment_id: str, *,
     record = await repo.assignment(session, tenant_id, assignment_id)
     if record is None:
         raise NotFound(f"no role assignment {assignment_id!r}", field="assignment_id")
-    if record.role == catalog.TENANT_ADMIN:
-        before = await repo.holder_ids(session, tenant_id, catalog.TENANT_ADMIN)
-        await session.delete(record)
-        await session.flush()
-        after = await repo.holder_ids(session, tenant_id, catalog.TENANT_ADMIN)
-        if before and not after:
-            raise Conflict("the tenant would be left without a Tenant Admin", field="assignment_id")
-    else:
-        await session.delete(record)
-        await session.flush()
+    await _keeping_an_admin(session, tenant_id, "assignment_id", lambda: session.delete(record))
     await _assignment_event(session, "access.assignment.deleted", record, actor)
 
 
@@ -353,14 +369,7 @@ async def set_member_role(
     name = await assignable(session, tenant_id, role)
     ensure_can_grant(grantor, await role_grants(session, tenant_id, name))
     old = membership.role
-    if old == catalog.TENANT_ADMIN and name != old:
-        before = await repo.holder_ids(session, tenant_id, catalog.TENANT_ADMIN)
-        membership.role = name
-        await session.flush()
-        if before and not await repo.holder_ids(session, tenant_id, catalog.TENANT_ADMIN):
-            raise Conflict("the tenant would be left without a Tenant Admin", field="role")
-    membership.role = name
-    await session.flush()
+    await _keeping_an_admin(session, tenant_id, "role", lambda: setattr(membership, "role", name))
     await events.record(
         session,
         "access.member.role_changed",
@@ -452,11 +461,7 @@ async def remove_from_group(session: AsyncSession, tenant_id: str, group_id: str
     member = await session.get(GroupMember, (group_id, user_id))
     if member is None:
         raise NotFound(f"{user_id!r} is not in the group", field="user_id")
-    before = await repo.holder_ids(session, tenant_id, catalog.TENANT_ADMIN)
-    await session.delete(member)
-    await session.flush()
-    if before and not await repo.holder_ids(session, tenant_id, catalog.TENANT_ADMIN):
-        raise Conflict("the tenant would be left without a Tenant Admin", field="user_id")
+    await _keeping_an_admin(session, tenant_id, "user_id", lambda: session.delete(member))
     await events.record(
         session,
         "access.group.member_removed",
