@@ -627,17 +627,23 @@ class _Parsed:
     tax_rate: Decimal | None
 
 
-def validate(rows: Sequence[Mapping[str, str]]) -> tuple[list[ChartAccount], list[RowError]]:
+def validate(
+    rows: Sequence[Mapping[str, str]], numbers: Sequence[int] | None = None
+) -> tuple[list[ChartAccount], list[RowError]]:
     """Check an uploaded chart (rows with code, name, kind and optional parent, reconcile, tax_rate).
 
     Every bad row is reported, not just the first, so a spreadsheet is fixed in one round trip; the
     accounts come back only when there is nothing to fix, so a half-right chart is never loaded.
+    Rows count from 1 unless `numbers` gives each row's number as the user sees it (an upload's
+    spreadsheet rows, where the header is row 1 and empty rows were skipped).
     """
+    if numbers is not None and len(numbers) != len(rows):
+        raise ValueError(f"{len(numbers)} row numbers for {len(rows)} rows")
     errors: list[RowError] = []
     parsed: list[_Parsed] = []
     first_row: dict[str, int] = {}
 
-    for number, row in enumerate(rows, start=1):
+    for number, row in zip(range(1, len(rows) + 1) if numbers is None else numbers, rows, strict=True):
         code = _cell(row, "code")
         problem = _code_problem(code)
         if problem:

@@ -112,6 +112,13 @@ def demand(principal: Principal, subject: Subject, permission: str) -> None:
         )
 
 
+def system_access(ctx: TenantContext, actor: str = "system") -> Access:
+    """Jobs and operator commands (the ledger generator, scheduled closes) act with every
+    permission, under a named actor that the audit trail shows."""
+    principal = Principal(id=actor, email=f"{actor}@atrium.invalid", tenant_ids=frozenset({ctx.tenant.id}))
+    return Access(ctx, principal, subjects.everything(actor, ctx.tenant.id))
+
+
 async def load_subject(rt: Runtime, principal: Principal, tenant_id: str) -> Subject:
     if principal.platform_admin:
         return subjects.everything(principal.id, tenant_id)

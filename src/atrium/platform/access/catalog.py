@@ -168,6 +168,12 @@ _SETS = (
     PermissionSet("audit.read", "Audit trail", "Read the audit trail", ("audit.event.read",)),
     PermissionSet("finance.admin", "Finance: everything", "The whole ledger, periods and reports", ("finance.*",)),
     PermissionSet("finance.read", "Finance: read", "Ledger and reports, read-only", ("finance.*.read",)),
+    PermissionSet(
+        "finance.bookkeeping",
+        "Finance: bookkeeping",
+        "Post entries, invoices, bills and payments, reconcile the bank; no period locks",
+        ("finance.*.read", "finance.journal.post", "finance.invoice.manage", "finance.bank.reconcile"),
+    ),
     PermissionSet("hr.admin", "HR: everything", "Employees and payroll", ("hr.*",)),
     PermissionSet("projects.manage", "Projects", "Projects, tasks and timesheets", ("projects.*",)),
     PermissionSet("crm.sales", "Sales", "Leads and opportunities", ("crm.*",)),
