@@ -175,7 +175,7 @@ def upgrade() -> None:
         sa.Column("total", sa.Numeric(precision=20, scale=4), nullable=False),
         sa.Column("line_count", sa.Integer(), nullable=False),
         sa.Column("source", sa.String(length=40), nullable=False),
-        sa.Column("source_id", sa.String(length=36), nullable=True),
+        sa.Column("source_id", sa.String(length=80), nullable=True),
         sa.Column("reversal_of_id", sa.String(length=36), nullable=True),
         sa.Column("reversed_by_id", sa.String(length=36), nullable=True),
         sa.Column("draft_lines", sa.JSON(), nullable=True),

@@ -123,3 +123,43 @@ async def test_a_realised_exchange_loss_is_posted_settled_and_undone(world: Worl
         )
         assert fx_total == 0  # the exchange entry was reversed
         assert (await verify(access.session, company)).intact
+
+
+async def test_period_end_revaluation_is_posted_and_reversed_the_next_day(world: World) -> None:
+    from atrium.apps.finance import fx
+
+    await world.tenant("acme")
+    async with acting(world.rt, "acme") as access:
+        company, k = await _company(access)
+        month_end = dt.date(2026, 6, 30)
+        await service.add_rates(access, company, [("USD", DAY, D("1.10")), ("USD", month_end, D("1.15"))], "manual")
+        rec, inc, pay, exp, fx_account = (
+            k[x]
+            for x in (
+                AccountKind.receivable,
+                AccountKind.income,
+                AccountKind.payable,
+                AccountKind.expense,
+                AccountKind.fx_gain_loss,
+            )
+        )
+        await _post(access, company, _l(rec, "100", currency="USD"), _l(inc, credit="100", currency="USD"))
+        await _post(access, company, _l(exp, "40", currency="USD"), _l(pay, credit="40", currency="USD"))
+        # receivable 100 USD booked 110 → 115: +5 gain; payable −40 USD booked −44 → −46: −2 loss
+        entry = await fx.revalue(access, company, month_end)
+        assert entry is not None and entry.date == month_end and entry.total == D("7")
+        lines = await posting.lines_of(access.session, entry.id)
+        fx_net = sum((x.credit - x.debit for x in lines if x.account_id == fx_account), D(0))
+        assert fx_net == D("3")  # net unrealised gain
+        assert {(x.account_id, x.debit, x.credit, x.amount_currency) for x in lines if x.account_id != fx_account} == {
+            (rec, D("5"), D("0"), D("0")),
+            (pay, D("0"), D("2"), D("0")),
+        }
+        reversal = (
+            await access.session.scalars(select(posting.Entry).where(posting.Entry.reversal_of_id == entry.id))
+        ).one()
+        assert reversal.date == dt.date(2026, 7, 1)
+        with pytest.raises(AtriumError):
+            await fx.revalue(access, company, month_end)
+        exposure = {(e.account_id, e.currency): e for e in await fx.exposures(access, company, dt.date(2026, 7, 1))}
+        assert exposure[(rec, "USD")].booked == D("110")  # back to booked values after the reversal

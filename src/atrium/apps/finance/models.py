@@ -112,7 +112,7 @@ class Entry(TenantBase, TenantScoped, Timestamped):
     total: Mapped[Decimal] = mapped_column(MONEY, default=Decimal(0))
     line_count: Mapped[int] = mapped_column(Integer, default=0)
     source: Mapped[str] = mapped_column(String(40), default="manual")
-    source_id: Mapped[str | None] = mapped_column(String(36), default=None, index=True)
+    source_id: Mapped[str | None] = mapped_column(String(80), default=None, index=True)
     reversal_of_id: Mapped[str | None] = mapped_column(
         ForeignKey("finance_entries.id", ondelete="RESTRICT"), default=None
     )

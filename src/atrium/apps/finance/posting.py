@@ -73,6 +73,9 @@ class LineIn:
     tax_rate: Decimal | None = None
     tax_base: Decimal | None = None
     open: bool | None = None  # stays open for matching; None: when its account is reconciled
+    # A change of a foreign-currency balance's value only (revaluation, exchange differences):
+    # debit/credit are in the company's currency and the foreign amount is zero.
+    adjustment: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return {k: (str(v) if isinstance(v, Decimal | dt.date) else v) for k, v in self.__dict__.items()}
@@ -95,6 +98,7 @@ class LineIn:
             tax_rate=dec("tax_rate"),
             tax_base=dec("tax_base"),
             open=data.get("open"),
+            adjustment=bool(data.get("adjustment", False)),
         )
 
 
@@ -244,12 +248,32 @@ async def _prepare(access: Access, book: Books, data: EntryIn, entry: Entry | No
             continue
         currency = proposed.currency or base
         currencies.add(currency)
-        debit = _amount(proposed.debit, "debit", number, currency, errors)
-        credit = _amount(proposed.credit, "credit", number, currency, errors)
+        amounts_in = base if proposed.adjustment else currency
+        debit = _amount(proposed.debit, "debit", number, amounts_in, errors)
+        credit = _amount(proposed.credit, "credit", number, amounts_in, errors)
         if debit and credit:
             errors.append({"field": f"lines[{number}]", "detail": f"{where}: a line is either a debit or a credit"})
         if not debit and not credit:
             errors.append({"field": f"lines[{number}]", "detail": f"{where}: the amount is zero"})
+        if proposed.adjustment:
+            if currency == base:
+                errors.append(
+                    {
+                        "field": f"lines[{number}].currency",
+                        "detail": f"{where}: an adjustment names the foreign currency whose value it changes",
+                    }
+                )
+            lines.append(
+                {
+                    **_line_defaults(proposed, account),
+                    "debit": debit,
+                    "credit": credit,
+                    "currency": currency,
+                    "amount_currency": ZERO,
+                    "rate": ZERO,
+                }
+            )
+            continue
         rate = Decimal(1)
         if currency != base:
             foreign_lines += 1
@@ -283,12 +307,7 @@ async def _prepare(access: Access, book: Books, data: EntryIn, entry: Entry | No
                 "currency": currency,
                 "amount_currency": signed,
                 "rate": rate,
-                "label": proposed.label,
-                "party_id": proposed.party_id,
-                "due_date": proposed.due_date,
-                "tax_rate": proposed.tax_rate,
-                "tax_base": proposed.tax_base,
-                "open": account.reconcile if proposed.open is None else proposed.open,
+                **_line_defaults(proposed, account),
             }
         )
     if errors:
@@ -348,6 +367,18 @@ async def _prepare(access: Access, book: Books, data: EntryIn, entry: Entry | No
     entry.total = sum((line["debit"] for line in lines), ZERO)
     entry.line_count = len(lines)
     return _Prepared(entry, company, journal, lines)
+
+
+def _line_defaults(proposed: LineIn, account: Account) -> dict[str, Any]:
+    return {
+        "account": account,
+        "label": proposed.label,
+        "party_id": proposed.party_id,
+        "due_date": proposed.due_date,
+        "tax_rate": proposed.tax_rate,
+        "tax_base": proposed.tax_base,
+        "open": account.reconcile if proposed.open is None else proposed.open,
+    }
 
 
 # -- the hash chain ---------------------------------------------------------------------------
@@ -689,10 +720,11 @@ async def reverse(access: Access, entry_id: str, *, day: dt.date | None = None, 
         lines=[
             LineIn(
                 account=line.account_id,
-                debit=ZERO if line.amount_currency > 0 else -line.amount_currency,
-                credit=line.amount_currency if line.amount_currency > 0 else ZERO,
+                debit=line.credit if line.rate == 0 else max(-line.amount_currency, ZERO),
+                credit=line.debit if line.rate == 0 else max(line.amount_currency, ZERO),
                 currency=line.currency,
-                rate=line.rate,
+                rate=line.rate or None,
+                adjustment=line.rate == 0,
                 label=line.label,
                 party_id=line.party_id,
                 due_date=line.due_date,

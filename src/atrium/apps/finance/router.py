@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Response, UploadFile, status
 
-from atrium.apps.finance import charts, integrity, posting, service, tabular
+from atrium.apps.finance import charts, fx, integrity, posting, service, tabular
 from atrium.apps.finance import repository as repo
 from atrium.apps.finance.auth import CanLockPeriods, CanManageAccounts, CanPost, CanReadAccounts, CanReadJournal
 from atrium.apps.finance.schemas import (
@@ -30,6 +30,7 @@ from atrium.apps.finance.schemas import (
     LockDates,
     RateCreate,
     RateRead,
+    Revaluation,
     VerificationRead,
 )
 from atrium.core.errors import NotFound, ValidationFailed
@@ -236,3 +237,15 @@ async def import_rates(company_id: str, access: CanManageAccounts, file: UploadF
     rows = tabular.rate_rows(await file.read(), file.filename)
     saved = await service.add_rates(access, company_id, [(r.currency, r.date, r.rate) for r in rows], "import")
     return {"saved": saved}
+
+
+@router.post("/exchange-rates/revaluation", response_model=EntryDetail | None)
+async def revalue(data: Revaluation, access: CanPost, response: Response) -> EntryDetail | None:
+    """Value open foreign-currency balances at the rate of ``as_of``; the adjustment is reversed the
+    next day. Answers 204 when nothing moved."""
+    entry = await fx.revalue(access, data.company_id, data.as_of)
+    if entry is None:
+        response.status_code = status.HTTP_204_NO_CONTENT
+        return None
+    response.status_code = status.HTTP_201_CREATED
+    return await _detail(access, entry.id)

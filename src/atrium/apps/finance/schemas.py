@@ -219,3 +219,9 @@ class VerificationRead(BaseModel):
     entries: int
     broken_at: str | None = None
     problem: str | None = None
+
+
+class Revaluation(BaseModel):
+    model_config = _FORBID
+    company_id: str
+    as_of: dt.date = Field(description="Usually a period end; the adjustment is reversed the day after.")
