@@ -9,7 +9,16 @@ import traceback
 
 from bench.common import console
 
-BENCHMARKS = ("provisioning", "outbox", "audit", "request_overhead", "identity", "entitlements", "access")
+BENCHMARKS = (
+    "provisioning",
+    "outbox",
+    "audit",
+    "request_overhead",
+    "identity",
+    "entitlements",
+    "access",
+    "finance_matching",
+)
 
 
 def main(argv: list[str]) -> int:

@@ -1,0 +1,1 @@
+"""Bank statements: reading the files banks deliver and suggesting which open items each line settles."""
