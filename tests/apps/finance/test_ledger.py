@@ -320,3 +320,44 @@ async def test_auditors_read_members_are_refused_and_other_tenants_get_404(world
     foreign = _entry(company, "2026-03-01", (k["expense"], "10", "0"), (k["bank"], "0", "10"))
     assert (await other.post(f"{o}/journal-entries", json=foreign)).status_code == 404
     assert (await other.get(f"{F}/journal-entries/{entry_id}")).status_code == 404
+
+
+async def test_intercompany_entries_are_paired_in_both_ledgers(world: World) -> None:
+    cfo, parent, k = await _books(world)
+    child = (
+        await cfo.post(f"{F}/companies", json={"name": "Acme Services", "base_currency": "EUR", "chart_template": "uk"})
+    ).json()
+    child_accounts = (await cfo.get(f"{F}/accounts", params={"company_id": child["id"]})).json()
+    expense = next(a["code"] for a in child_accounts if a["kind"] == "expense")
+    made = await cfo.post(
+        f"{F}/journal-entries/intercompany",
+        json={
+            "date": "2026-05-31",
+            "amount": "2500.00",
+            "sender_company_id": parent["id"],
+            "sender_account": k["income"],
+            "receiver_company_id": child["id"],
+            "receiver_account": expense,
+            "memo": "Management fee May",
+        },
+    )
+    assert made.status_code == 201, made.text
+    sent, received = made.json()
+    assert (sent["company_id"], received["company_id"]) == (parent["id"], child["id"])
+    assert received["number"] in sent["reference"] and sent["number"] in received["reference"]
+    assert sent["total"] == received["total"] == "2500.00"
+    assert [line["party_id"] for line in sent["lines"]][0] == child["id"]
+
+    reversed_ = await cfo.post(f"{F}/journal-entries/{received['id']}/reverse", json={"reason": "fee waived"})
+    assert reversed_.status_code == 201, reversed_.text
+    for entry in (sent, received):
+        assert (await cfo.get(f"{F}/journal-entries/{entry['id']}")).json()["state"] == "reversed"
+    bad = {
+        "date": "2026-05-31",
+        "amount": "1",
+        "sender_company_id": parent["id"],
+        "sender_account": k["income"],
+        "receiver_company_id": parent["id"],
+        "receiver_account": k["expense"],
+    }
+    problem(await cfo.post(f"{F}/journal-entries/intercompany", json=bad), 422)

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Response, UploadFile, status
 
-from atrium.apps.finance import charts, fx, integrity, posting, service, tabular
+from atrium.apps.finance import charts, fx, integrity, intercompany, posting, service, tabular
 from atrium.apps.finance import repository as repo
 from atrium.apps.finance.auth import CanLockPeriods, CanManageAccounts, CanPost, CanReadAccounts, CanReadJournal
 from atrium.apps.finance.schemas import (
@@ -24,6 +24,7 @@ from atrium.apps.finance.schemas import (
     EntryDetail,
     EntryRead,
     EntryReverse,
+    IntercompanyCreate,
     JournalCreate,
     JournalRead,
     LineRead,
@@ -162,6 +163,22 @@ async def create_entry(data: EntryCreate, access: CanPost) -> EntryDetail:
     return await _detail(access, entry.id)
 
 
+@router.post("/journal-entries/intercompany", response_model=list[EntryDetail], status_code=status.HTTP_201_CREATED)
+async def create_intercompany(data: IntercompanyCreate, access: CanPost) -> list[EntryDetail]:
+    """One transaction between two companies of the tenant, booked in both ledgers at once (the
+    sender's receivable and the receiver's payable name each other); reversing one reverses both."""
+    pair = await intercompany.post_pair(
+        access,
+        sender=intercompany.Side(data.sender_company_id, data.sender_account),
+        receiver=intercompany.Side(data.receiver_company_id, data.receiver_account),
+        day=data.date,
+        amount=data.amount,
+        currency=data.currency,
+        memo=data.memo,
+    )
+    return [await _detail(access, pair.sender.id), await _detail(access, pair.receiver.id)]
+
+
 @router.get("/journal-entries/{entry_id}", response_model=EntryDetail)
 async def get_entry(entry_id: str, access: CanReadJournal) -> EntryDetail:
     return await _detail(access, entry_id)
@@ -176,7 +193,11 @@ async def post_draft(entry_id: str, access: CanPost) -> EntryDetail:
 @router.post("/journal-entries/{entry_id}/reverse", response_model=EntryDetail, status_code=status.HTTP_201_CREATED)
 async def reverse_entry(entry_id: str, data: EntryReverse, access: CanPost) -> EntryDetail:
     """Posted entries are never edited: a reversing entry mirrors this one, on its date or ``date``."""
-    reversal = await posting.reverse(access, entry_id, day=data.date, reason=data.reason)
+    entry = await repo.entry(access.session, entry_id)
+    if entry is not None and entry.source == intercompany.SOURCE:
+        reversal = (await intercompany.reverse_pair(access, entry_id, day=data.date, reason=data.reason))[0]
+    else:
+        reversal = await posting.reverse(access, entry_id, day=data.date, reason=data.reason)
     return await _detail(access, reversal.id)
 
 

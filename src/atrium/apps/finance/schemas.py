@@ -225,3 +225,15 @@ class Revaluation(BaseModel):
     model_config = _FORBID
     company_id: str
     as_of: dt.date = Field(description="Usually a period end; the adjustment is reversed the day after.")
+
+
+class IntercompanyCreate(BaseModel):
+    model_config = _FORBID
+    date: dt.date
+    amount: Decimal = Field(gt=0, max_digits=18, decimal_places=4)
+    currency: str | None = Field(None, pattern=r"^[A-Z]{3}$", description="Defaults to the sender's currency.")
+    sender_company_id: str
+    sender_account: str = Field(description="What the sender books against (e.g. its income account).")
+    receiver_company_id: str
+    receiver_account: str = Field(description="What the receiver books against (e.g. its expense account).")
+    memo: str | None = Field(None, max_length=200)
