@@ -11,6 +11,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from atrium.api import health, problems
 from atrium.api.middleware import RequestContextMiddleware
+from atrium.apps.finance.reports_router import router as finance_reports_router
 from atrium.apps.finance.router import router as finance_router
 from atrium.apps.notes.router import router as notes_router
 from atrium.core.audit.router import router as audit_router
@@ -79,6 +80,7 @@ def create_app(
         audit_router,
         notes_router,
         finance_router,
+        finance_reports_router,
         flags_router,
         entitlements_router,
         scim_token_router,
