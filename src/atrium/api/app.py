@@ -11,6 +11,8 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from atrium.api import health, problems
 from atrium.api.middleware import RequestContextMiddleware
+from atrium.apps.finance.banking.router import router as finance_banking_router
+from atrium.apps.finance.receivables.router import router as finance_receivables_router
 from atrium.apps.finance.reports_router import router as finance_reports_router
 from atrium.apps.finance.router import router as finance_router
 from atrium.apps.notes.router import router as notes_router
@@ -80,6 +82,8 @@ def create_app(
         audit_router,
         notes_router,
         finance_router,
+        finance_receivables_router,
+        finance_banking_router,
         finance_reports_router,
         flags_router,
         entitlements_router,

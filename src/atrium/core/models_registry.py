@@ -1,6 +1,8 @@
 """Import every model module so both metadata objects are complete (migrations, tests)."""
 
 from atrium.apps.finance import models as _finance  # noqa: F401
+from atrium.apps.finance.banking import models as _finance_banking  # noqa: F401
+from atrium.apps.finance.receivables import models as _finance_receivables  # noqa: F401
 from atrium.apps.notes import models as _notes  # noqa: F401
 from atrium.core import jobs_models as _jobs  # noqa: F401
 from atrium.core.audit import models as _audit  # noqa: F401
