@@ -195,6 +195,9 @@ def mount_console(app: FastAPI) -> None:
     from atrium.web import access_pages  # access control: roles, organisation, approvals, notes
 
     app.include_router(access_pages.router)
+    from atrium.web import finance_pages  # finance: companies, ledger, rates, reports, periods
+
+    app.include_router(finance_pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.exception_handler(StepUpRequired)

@@ -44,6 +44,7 @@ class TenantView:
             "security": self.may("identity.security.manage"),
             "access": self.may("access.role.read"),
             "approvals": self.may("access.approval.read"),
+            "finance": self.may("finance.account.read"),
         }
 
     def banner(self) -> dict[str, str] | None:
