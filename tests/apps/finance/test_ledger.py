@@ -346,7 +346,7 @@ async def test_intercompany_entries_are_paired_in_both_ledgers(world: World) -> 
     assert (sent["company_id"], received["company_id"]) == (parent["id"], child["id"])
     assert received["number"] in sent["reference"] and sent["number"] in received["reference"]
     assert sent["total"] == received["total"] == "2500.00"
-    assert sent["lines"][0]["party_id"] == child["id"]
+    assert sent["lines"][0]["label"] == "Due from Acme Services"
 
     reversed_ = await cfo.post(f"{F}/journal-entries/{received['id']}/reverse", json={"reason": "fee waived"})
     assert reversed_.status_code == 201, reversed_.text

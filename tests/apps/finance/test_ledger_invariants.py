@@ -20,6 +20,7 @@ from atrium.apps.finance.charts import AccountKind
 from atrium.apps.finance.integrity import verify
 from atrium.apps.finance.jobs import acting
 from atrium.apps.finance.models import Balance, Entry, Line, Match, OpenItem
+from atrium.apps.finance.receivables.models import Party
 from atrium.apps.finance.schemas import CompanyCreate
 from atrium.core.errors import AtriumError
 from atrium.platform.access.auth import Access
@@ -46,6 +47,8 @@ async def _company(access: Access) -> tuple[str, dict[AccountKind, str]]:
         access, made.id, [("USD", START + dt.timedelta(days=d), Decimal("0.9137")) for d in range(0, 121, 5)], "test"
     )
     book = await posting.books(access.session, made.id)
+    access.session.add(Party(id=f"p-{made.id[:30]}", company_id=made.id, name="Customer", is_customer=True))
+    await access.session.flush()
     return made.id, {kind: book.account_of_kind(kind).id for kind in KINDS}
 
 
@@ -55,9 +58,11 @@ async def _run(access: Access, company: str, accounts: dict[AccountKind, str], s
         if op[0] == "post":
             _, offset, currency, lines = op
             proposed = [
-                posting.LineIn(account=accounts[KINDS[k]], debit=a, currency=currency, party_id="p")
+                posting.LineIn(account=accounts[KINDS[k]], debit=a, currency=currency, party_id=f"p-{company[:30]}")
                 if i % 2 == 0
-                else posting.LineIn(account=accounts[KINDS[k]], credit=a, currency=currency, party_id="p")
+                else posting.LineIn(
+                    account=accounts[KINDS[k]], credit=a, currency=currency, party_id=f"p-{company[:30]}"
+                )
                 for i, (k, a) in enumerate(lines)
             ]
             net = sum((x.debit - x.credit for x in proposed), Decimal(0))

@@ -14,6 +14,7 @@ from atrium.apps.finance.charts import AccountKind
 from atrium.apps.finance.integrity import verify
 from atrium.apps.finance.jobs import acting
 from atrium.apps.finance.models import Balance, Line, OpenItem
+from atrium.apps.finance.receivables.models import Party
 from atrium.apps.finance.schemas import CompanyCreate
 from atrium.core.errors import AtriumError
 from atrium.platform.access.auth import Access
@@ -29,6 +30,10 @@ async def _company(access: Access) -> tuple[str, dict[str, str]]:
     )
     book = await posting.books(access.session, company.id)
     kinds = {kind: book.account_of_kind(kind).id for kind in AccountKind if _has(book, kind)}
+    access.session.add_all(
+        Party(id=key, company_id=company.id, name=f"Party {key}", is_customer=True) for key in ("p1", "p2", "c")
+    )
+    await access.session.flush()
     return company.id, kinds
 
 

@@ -69,7 +69,6 @@ async def post_pair(
                         debit=amount,
                         currency=currency,
                         label=label_to,
-                        party_id=receiver.company_id,
                     ),
                     posting.LineIn(account=sender.account, credit=amount, currency=currency, label=memo),
                 ],
@@ -89,7 +88,6 @@ async def post_pair(
                         credit=amount,
                         currency=currency,
                         label=label_from,
-                        party_id=sender.company_id,
                     ),
                 ],
                 reference=f"Inter-company with {send_book.company.name}",
@@ -133,4 +131,4 @@ async def reverse_pair(access: Access, entry_id: str, *, day: dt.date | None, re
     others = await partners(access, entry)
     if not others:
         raise Conflict("this entry is not one side of an inter-company pair", field="entry_id")
-    return [await posting.reverse(access, e.id, day=day, reason=reason) for e in (entry, *others)]
+    return [await posting.reverse(access, e.id, day=day, reason=reason, owner=SOURCE) for e in (entry, *others)]

@@ -19,7 +19,7 @@ import random
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import delete, insert, or_, select, update
@@ -50,6 +50,8 @@ SLOTS = 8  # balance rows per account, period and currency; see models.Balance
 GENESIS = "0" * 64
 RATE_MAX_AGE_DAYS = 7  # a rate older than this (before the entry's date) is no rate for that date
 MAX_LINES = 10_000
+MAX_AMOUNT = Decimal(10) ** 14  # NUMERIC(20, 4) holds 16 integer digits; a line stays well inside them
+RATE_PLACES, TAX_PLACES = Decimal("1E-10"), Decimal("1E-4")  # the columns' scales: hashed as stored
 
 
 class PeriodLocked(Conflict):
@@ -136,6 +138,19 @@ class Books:
     by_code: dict[str, Account]
     journals: dict[str, Journal]
     rates: dict[tuple[str, dt.date], Decimal | None] = field(default_factory=dict)
+    parties: set[str] = field(default_factory=set)  # party ids known to belong to this company
+
+    async def unknown_parties(self, session: AsyncSession, wanted: set[str]) -> set[str]:
+        """Which of these party ids are not parties of this company."""
+        from atrium.apps.finance.receivables.models import Party  # receivables builds on posting
+
+        missing = wanted - self.parties
+        if missing:
+            found = await session.scalars(
+                select(Party.id).where(Party.id.in_(missing), Party.company_id == self.company.id)
+            )
+            self.parties.update(found)
+        return wanted - self.parties
 
     def account(self, key: str) -> Account | None:
         return self.accounts.get(key) or self.by_code.get(key)
@@ -193,12 +208,14 @@ def check_lock(access: Access, company: Company, day: dt.date) -> None:
             f"{day.isoformat()} cannot be posted to",
             field="date",
         )
-    if company.soft_lock_date is not None and day <= company.soft_lock_date and not access.check(LOCK_PERMISSION):
-        raise PeriodLocked(
-            f"{company.name} is locked up to {company.soft_lock_date.isoformat()}; only people who may lock "
-            f"periods can post to {day.isoformat()}",
-            field="date",
-        )
+    if company.soft_lock_date is not None and day <= company.soft_lock_date:
+        if not access.check(LOCK_PERMISSION):
+            raise PeriodLocked(
+                f"{company.name} is locked up to {company.soft_lock_date.isoformat()}; only people who may lock "
+                f"periods can post to {day.isoformat()}",
+                field="date",
+            )
+        access.demand(LOCK_PERMISSION)  # privileged: step-up when the role asks, never while impersonating
 
 
 def _amount(value: Decimal, name: str, number: int, currency: str, errors: list[dict[str, Any]]) -> Decimal:
@@ -210,6 +227,9 @@ def _amount(value: Decimal, name: str, number: int, currency: str, errors: list[
         return ZERO
     if not value.is_finite() or value < 0:
         errors.append({"field": field, "detail": f"{where}: {name} must be zero or positive"})
+        return ZERO
+    if value >= MAX_AMOUNT:
+        errors.append({"field": field, "detail": f"{where}: {name} must be below {MAX_AMOUNT:,}"})
         return ZERO
     if value != value.quantize(unit(currency)):
         errors.append(
@@ -279,9 +299,12 @@ async def _prepare(access: Access, book: Books, data: EntryIn, entry: Entry | No
             foreign_lines += 1
             if proposed.rate is not None:
                 rate = Decimal(proposed.rate)
-                if not rate.is_finite() or rate <= 0:
-                    errors.append({"field": f"lines[{number}].rate", "detail": f"{where}: the rate must be positive"})
+                if not rate.is_finite() or rate <= 0 or rate >= MAX_AMOUNT:
+                    errors.append(
+                        {"field": f"lines[{number}].rate", "detail": f"{where}: the rate must be positive and sane"}
+                    )
                     continue
+                rate = rate.quantize(RATE_PLACES, rounding=ROUND_HALF_UP)
             else:
                 key = (currency, data.date)
                 if key not in book.rates:
@@ -299,6 +322,9 @@ async def _prepare(access: Access, book: Books, data: EntryIn, entry: Entry | No
                 rate = found
         signed = debit - credit
         company_amount = rounded(abs(signed) * rate, base)
+        if company_amount >= MAX_AMOUNT:
+            errors.append({"field": f"lines[{number}]", "detail": f"{where}: the amount in {base} is too large"})
+            continue
         lines.append(
             {
                 "account": account,
@@ -310,6 +336,17 @@ async def _prepare(access: Access, book: Books, data: EntryIn, entry: Entry | No
                 **_line_defaults(proposed, account),
             }
         )
+    named = {p.party_id for p in data.lines if p.party_id}
+    if named:
+        strangers = await book.unknown_parties(access.session, named)
+        for number, proposed in enumerate(data.lines, start=1):
+            if proposed.party_id in strangers:
+                errors.append(
+                    {
+                        "field": f"lines[{number}].party_id",
+                        "detail": f"line {number}: no party {proposed.party_id!r} in {company.name}",
+                    }
+                )
     if errors:
         raise ValidationFailed("; ".join(e["detail"] for e in errors[:10]), field=errors[0]["field"], errors=errors)
 
@@ -369,14 +406,18 @@ async def _prepare(access: Access, book: Books, data: EntryIn, entry: Entry | No
     return _Prepared(entry, company, journal, lines)
 
 
+def _scaled(value: Decimal | None, places: Decimal) -> Decimal | None:
+    return None if value is None else Decimal(value).quantize(places, rounding=ROUND_HALF_UP)
+
+
 def _line_defaults(proposed: LineIn, account: Account) -> dict[str, Any]:
     return {
         "account": account,
         "label": proposed.label,
         "party_id": proposed.party_id,
         "due_date": proposed.due_date,
-        "tax_rate": proposed.tax_rate,
-        "tax_base": proposed.tax_base,
+        "tax_rate": _scaled(proposed.tax_rate, TAX_PLACES),
+        "tax_base": _scaled(proposed.tax_base, TAX_PLACES),
         "open": account.reconcile if proposed.open is None else proposed.open,
     }
 
@@ -685,7 +726,19 @@ async def lines_of(session: AsyncSession, entry_id: str) -> list[Line]:
     return list((await session.scalars(select(Line).where(Line.entry_id == entry_id).order_by(Line.line_no))).all())
 
 
-async def reverse(access: Access, entry_id: str, *, day: dt.date | None = None, reason: str) -> Entry:
+MODULE_SOURCES = {
+    "invoice": "cancel the invoice or bill (a credit note)",
+    "bill": "cancel the invoice or bill (a credit note)",
+    "payment": "reverse the payment",
+    "bank_line": "undo the statement line's reconciliation",
+    "fx_realised": "undo the reconciliation that realised it",
+    "intercompany": "reverse the inter-company pair",
+}
+
+
+async def reverse(
+    access: Access, entry_id: str, *, day: dt.date | None = None, reason: str, owner: str | None = None
+) -> Entry:
     """Correct a posted entry with its mirror image; the original stays as it was, marked reversed.
 
     Lines still fully open are settled against their mirror lines, so a reversed invoice leaves
@@ -696,6 +749,13 @@ async def reverse(access: Access, entry_id: str, *, day: dt.date | None = None, 
     if original.state != "posted":
         what = "a draft: delete it instead" if original.state == "draft" else "already reversed"
         raise Conflict(f"entry {original.number or original.id} is {what}", field="state")
+    if original.source in MODULE_SOURCES and owner != original.source:
+        # the module that made the entry keeps its own records in step with the ledger
+        raise Conflict(
+            f"{original.number} was posted by {original.source.replace('_', ' ')}: "
+            f"{MODULE_SOURCES[original.source]} instead",
+            field="entry_id",
+        )
     lines = await lines_of(session, original.id)
     open_items = {
         item.line_id: item

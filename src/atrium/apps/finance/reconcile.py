@@ -55,6 +55,10 @@ async def reconcile(access: Access, line_ids: list[str], *, day: dt.date | None 
     company_id, account_id = items[0].company_id, items[0].account_id
     if any(i.company_id != company_id or i.account_id != account_id for i in items):
         raise ValidationFailed("only lines of one account of one company reconcile together", field="lines")
+    parties = {i.party_id for i in items}
+    if len(parties) > 1 and None not in parties:
+        # one customer's payment never settles another customer's invoice
+        raise ValidationFailed("only lines of one party reconcile together", field="lines")
     debits = [i for i in items if i.residual > 0 or (i.residual == 0 and i.residual_currency > 0)]
     credits = [i for i in items if i not in debits]
     if not debits or not credits:
@@ -85,8 +89,12 @@ async def reconcile(access: Access, line_ids: list[str], *, day: dt.date | None 
                 amount = min(debit.residual, -credit.residual)
                 if amount <= 0:
                     continue
-                debit.residual_currency = _scaled(debit.residual_currency, debit.residual, debit.residual - amount)
-                credit.residual_currency = _scaled(credit.residual_currency, credit.residual, credit.residual + amount)
+                debit.residual_currency = _scaled(
+                    debit.residual_currency, debit.residual, debit.residual - amount, debit.currency
+                )
+                credit.residual_currency = _scaled(
+                    credit.residual_currency, credit.residual, credit.residual + amount, credit.currency
+                )
             debit.residual -= amount
             credit.residual += amount
             result.matches.append(
@@ -138,11 +146,12 @@ def _share(residual: Decimal, residual_currency: Decimal, take: Decimal, base: s
     return rounded(residual * take / residual_currency, base) if residual_currency else ZERO
 
 
-def _scaled(residual_currency: Decimal, before: Decimal, after: Decimal) -> Decimal:
-    """A foreign residual shrinks in proportion when its line is settled in the company's currency."""
+def _scaled(residual_currency: Decimal, before: Decimal, after: Decimal, currency: str) -> Decimal:
+    """A foreign residual shrinks in proportion when its line is settled in the company's currency,
+    rounded to its currency so what is left can still be paid exactly."""
     if before == 0 or after == 0:
         return ZERO
-    return residual_currency * after / before
+    return rounded(residual_currency * after / before, currency)
 
 
 async def _post_exchange_difference(
@@ -258,7 +267,7 @@ async def undo(access: Access, reconciliation_id: str, *, reason: str = "reconci
         )
     )
     if fx_entry is not None:
-        await posting.reverse(access, fx_entry.id, day=fx_entry.date, reason=reason)
+        await posting.reverse(access, fx_entry.id, day=fx_entry.date, reason=reason, owner="fx_realised")
     await trail.record(
         access, "finance.reconciliation.undone", "reconciliation", reconciliation_id, {"matches": len(matches)}
     )
@@ -270,4 +279,4 @@ def _reopened_currency(line: Line, residual: Decimal) -> Decimal:
     total = line.debit - line.credit
     if total == 0:
         return ZERO
-    return line.amount_currency * residual / total
+    return rounded(line.amount_currency * residual / total, line.currency)

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from atrium.apps.finance import closing, reports
 from atrium.apps.finance.auth import CanLockPeriods, CanReadReports
 from atrium.apps.finance.exports import EXPORT_FORMATS
+from atrium.apps.finance.schemas import FIRST_DAY, LAST_DAY
 from atrium.core.errors import ValidationFailed
 from atrium.platform.entitlements.deps import require_module
 
@@ -23,10 +24,11 @@ router = APIRouter(
 FORMATS = ("json", *sorted(EXPORT_FORMATS))
 Format = Annotated[str, Query(alias="format", description=f"One of {', '.join(FORMATS)}; files download.")]
 CompanyId = Annotated[str, Query(description="The company reported on.")]
-DateFrom = Annotated[dt.date, Query(description="First day of the range.")]
-DateTo = Annotated[dt.date, Query(description="Last day of the range.")]
-CompareFrom = Annotated[dt.date | None, Query(description="First day of the comparison range.")]
-CompareTo = Annotated[dt.date | None, Query(description="Last day of the comparison range.")]
+_BOUNDS = {"ge": FIRST_DAY, "le": LAST_DAY}
+DateFrom = Annotated[dt.date, Query(description="First day of the range.", **_BOUNDS)]
+DateTo = Annotated[dt.date, Query(description="Last day of the range.", **_BOUNDS)]
+CompareFrom = Annotated[dt.date | None, Query(description="First day of the comparison range.", **_BOUNDS)]
+CompareTo = Annotated[dt.date | None, Query(description="Last day of the comparison range.", **_BOUNDS)]
 Limit = Annotated[int, Query(ge=1, le=reports.MAX_PAGE)]
 Offset = Annotated[int, Query(ge=0)]
 
@@ -111,8 +113,8 @@ async def profit_and_loss(
 async def balance_sheet(
     access: CanReadReports,
     company_id: CompanyId,
-    as_of: Annotated[dt.date, Query(description="The day the balances are taken at, included.")],
-    compare_as_of: Annotated[dt.date | None, Query(description="A second day to compare with.")] = None,
+    as_of: Annotated[dt.date, Query(description="The day the balances are taken at, included.", **_BOUNDS)],
+    compare_as_of: Annotated[dt.date | None, Query(description="A second day to compare with.", **_BOUNDS)] = None,
     fmt: Format = "json",
 ) -> Any:
     """Assets, liabilities and equity (with the results not yet closed); assets equal the rest."""
@@ -161,7 +163,7 @@ async def period_checklist(
     access: CanReadReports,
     company_id: CompanyId,
     fiscal_year: int | None = None,
-    period_end: Annotated[dt.date | None, Query(description="A month end, for a monthly close.")] = None,
+    period_end: Annotated[dt.date | None, Query(description="A month end, for a monthly close.", **_BOUNDS)] = None,
 ) -> closing.Checklist:
     """What stands between a period and its close: blocking items and warnings."""
     return await closing.checklist(access, company_id, fiscal_year=fiscal_year, period_end=period_end)

@@ -24,6 +24,8 @@ def _rate_text(value: Decimal) -> str:
 
 
 MoneyOut = Annotated[Decimal, PlainSerializer(_money_text, return_type=str)]
+FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
+LedgerDate = Annotated[dt.date, Field(ge=FIRST_DAY, le=LAST_DAY, description="Between 1900-01-01 and 2999-12-31.")]
 RateOut = Annotated[Decimal, PlainSerializer(_rate_text, return_type=str)]
 
 
@@ -87,8 +89,8 @@ class LockDates(BaseModel):
     """Only the fields sent change. ``soft_lock_date`` null lifts the soft lock."""
 
     model_config = _FORBID
-    soft_lock_date: dt.date | None = None
-    hard_lock_date: dt.date | None = None
+    soft_lock_date: LedgerDate | None = None
+    hard_lock_date: LedgerDate | None = None
 
 
 class JournalCreate(BaseModel):
@@ -118,19 +120,21 @@ class LineCreate(BaseModel):
     debit: Money = Decimal(0)
     credit: Money = Decimal(0)
     currency: str | None = Field(None, pattern=r"^[A-Z]{3}$", description="Defaults to the company's currency.")
-    rate: Decimal | None = Field(None, gt=0, description="Company currency per unit; looked up when omitted.")
+    rate: Decimal | None = Field(
+        None, gt=0, max_digits=24, decimal_places=10, description="Company currency per unit; looked up when omitted."
+    )
     label: str | None = Field(None, max_length=200)
     party_id: str | None = Field(None, max_length=36)
-    due_date: dt.date | None = None
-    tax_rate: Decimal | None = Field(None, ge=0, le=1)
-    tax_base: Decimal | None = None
+    due_date: LedgerDate | None = None
+    tax_rate: Decimal | None = Field(None, ge=0, le=1, max_digits=5, decimal_places=4)
+    tax_base: Decimal | None = Field(None, max_digits=18, decimal_places=4)
 
 
 class EntryCreate(BaseModel):
     model_config = _FORBID
     company_id: str
     journal: str = Field("GEN", description="Journal code or id.")
-    date: dt.date
+    date: LedgerDate
     reference: str | None = Field(None, max_length=200)
     memo: str | None = Field(None, max_length=1000)
     lines: list[LineCreate] = Field(min_length=2, max_length=10_000)
@@ -139,7 +143,7 @@ class EntryCreate(BaseModel):
 
 class EntryReverse(BaseModel):
     model_config = _FORBID
-    date: dt.date | None = Field(None, description="Defaults to the original entry's date.")
+    date: LedgerDate | None = Field(None, description="Defaults to the original entry's date.")
     reason: str = Field(min_length=1, max_length=500)
 
 
@@ -201,7 +205,7 @@ class EntryDetail(EntryRead):
 class RateCreate(BaseModel):
     model_config = _FORBID
     currency: str = Field(pattern=r"^[A-Z]{3}$")
-    date: dt.date
+    date: LedgerDate
     rate: Decimal = Field(gt=0, max_digits=24, decimal_places=10)
 
 
@@ -224,12 +228,12 @@ class VerificationRead(BaseModel):
 class Revaluation(BaseModel):
     model_config = _FORBID
     company_id: str
-    as_of: dt.date = Field(description="Usually a period end; the adjustment is reversed the day after.")
+    as_of: LedgerDate = Field(description="Usually a period end; the adjustment is reversed the day after.")
 
 
 class IntercompanyCreate(BaseModel):
     model_config = _FORBID
-    date: dt.date
+    date: LedgerDate
     amount: Decimal = Field(gt=0, max_digits=18, decimal_places=4)
     currency: str | None = Field(None, pattern=r"^[A-Z]{3}$", description="Defaults to the sender's currency.")
     sender_company_id: str

@@ -92,7 +92,9 @@ class CounterpartIn(BaseModel):
     model_config = _FORBID
     line_id: str | None = Field(None, description="An open receivable, payable or bank line to settle.")
     account: str | None = Field(None, description="Or an account (code or id) to post this part to.")
-    amount: Decimal | None = Field(None, description="As the bank sees it (+ in, - out); default: what is open.")
+    amount: Decimal | None = Field(
+        None, max_digits=18, decimal_places=4, description="As the bank sees it (+ in, - out); default: what is open."
+    )
     label: str | None = Field(None, max_length=200)
     party_id: str | None = None
 

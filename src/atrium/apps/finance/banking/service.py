@@ -25,8 +25,8 @@ from sqlalchemy import func, select
 from atrium.apps.finance import charts, closing, posting, reconcile, trail
 from atrium.apps.finance.banking import matching, parsers
 from atrium.apps.finance.banking.models import BankAccount, BankMatch, Statement, StatementLine
-from atrium.apps.finance.models import Account, Entry, Journal, Line, OpenItem
-from atrium.apps.finance.money import ZERO
+from atrium.apps.finance.models import Account, Company, Entry, Journal, Line, OpenItem
+from atrium.apps.finance.money import ZERO, has_more_decimals, rounded
 from atrium.core.db import new_id, utcnow
 from atrium.core.errors import Conflict, NotFound, ValidationFailed
 from atrium.platform.access.auth import Access
@@ -72,6 +72,12 @@ async def create_bank_account(
         banks = sorted((j for j in book.journals.values() if j.kind == "bank"), key=lambda j: j.code)
         chosen = next((j for j in banks if j.id not in used), None)
     if chosen is None:
+        if not access.check("finance.account.manage"):
+            raise ValidationFailed(
+                "every bank journal has a bank account; name a journal, or ask someone who may maintain the "
+                "chart of accounts to add this bank account",
+                field="journal",
+            )
         codes = {j.code for j in book.journals.values()}
         code = next(f"BNK{n}" for n in range(2, 1000) if f"BNK{n}" not in codes)
         chosen = Journal(company_id=company.id, code=code, name=name[:200], kind="bank", default_account_id=gl.id)
@@ -367,10 +373,17 @@ async def reconcile_line(access: Access, bank_line_id: str, counterparts: Sequen
     posting.check_lock(access, book.company, line.booked_on)
     remaining = line.amount
     planned: list[tuple[Counterpart, Decimal, OpenItem | None]] = []
+    named = [part.line_id for part in counterparts if part.line_id is not None]
+    if len(named) != len(set(named)):
+        raise ValidationFailed("each open line may be named once", field="counterparts")
     for number, part in enumerate(counterparts, start=1):
         field = f"counterparts[{number}]"
         if (part.line_id is None) == (part.account is None):
             raise ValidationFailed(f"{field}: name either an open line or an account", field=field)
+        if part.amount is not None and has_more_decimals(part.amount, line.currency):
+            raise ValidationFailed(
+                f"{field}: {part.amount} has more decimals than {line.currency} allows", field=f"{field}.amount"
+            )
         item: OpenItem | None = None
         if part.line_id is not None:
             item = await access.session.scalar(
@@ -417,7 +430,8 @@ async def reconcile_line(access: Access, bank_line_id: str, counterparts: Sequen
                 )
             before = item.residual_currency
             item.residual_currency -= amount
-            item.residual = item.residual * item.residual_currency / before if before else ZERO
+            base = book.company.base_currency
+            item.residual = rounded(item.residual * item.residual_currency / before, base) if before else ZERO
             matches.append(
                 BankMatch(
                     reconciliation_id=rec_id,
@@ -529,7 +543,7 @@ async def undo_line(access: Access, bank_line_id: str) -> StatementLine:
             await _reopen_bank_item(access, match)
         await access.session.delete(match)
     if line.entry_id is not None:
-        await posting.reverse(access, line.entry_id, reason="statement line reopened")
+        await posting.reverse(access, line.entry_id, reason="statement line reopened", owner="bank_line")
     rec_id = line.reconciliation_id
     line.state, line.entry_id, line.reconciliation_id = "open", None, None
     line.reconciled_by, line.reconciled_at = None, None
@@ -560,8 +574,13 @@ async def _reopen_bank_item(access: Access, match: BankMatch) -> None:
     item.residual = (
         item.residual_currency
         if ledger_line.amount_currency == total
-        else total * item.residual_currency / ledger_line.amount_currency
+        else rounded(total * item.residual_currency / ledger_line.amount_currency, await _base(access, ledger_line))
     )
+
+
+async def _base(access: Access, line: Line) -> str:
+    base = await access.session.scalar(select(Company.base_currency).where(Company.id == line.company_id))
+    return str(base)
 
 
 async def statement_lines(access: Access, statement_id: str) -> tuple[Statement, list[StatementLine]]:

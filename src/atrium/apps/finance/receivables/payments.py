@@ -369,7 +369,9 @@ async def reverse_payment(access: Access, payment_id: str, data: PaymentReverse)
     if payment.state != "posted":
         raise Conflict(f"{payment.number} is already {payment.state}", field="state")
     await _undo_allocations(access, payment, None)
-    reversal = await posting.reverse(access, payment.entry_id, day=data.date or payment.date, reason=data.reason)
+    reversal = await posting.reverse(
+        access, payment.entry_id, day=data.date or payment.date, reason=data.reason, owner="payment"
+    )
     payment.state = "reversed"
     payment.reversal_entry_id = reversal.id
     await access.session.flush()

@@ -36,6 +36,7 @@ from atrium.apps.finance.receivables.schemas import (
     TermsRead,
 )
 from atrium.apps.finance.receivables.terms import Terms
+from atrium.apps.finance.schemas import FIRST_DAY, LAST_DAY
 from atrium.platform.access.auth import Access
 from atrium.platform.entitlements.deps import require_module
 
@@ -258,7 +259,10 @@ ExportFormat = Annotated[Literal["csv", "xlsx", "pdf"] | None, Query(alias="form
 
 @router.get("/reports/aged-receivables", response_model=AgedReport)
 async def aged_receivables(
-    company_id: str, access: CanReadInvoices, as_of: dt.date | None = None, fmt: ExportFormat = None
+    company_id: str,
+    access: CanReadInvoices,
+    as_of: Annotated[dt.date | None, Query(ge=FIRST_DAY, le=LAST_DAY)] = None,
+    fmt: ExportFormat = None,
 ) -> AgedReport | Response:
     """What customers owed at the end of ``as_of`` (default today) by days past due: current,
     1–30, 31–60, 61–90, over 90. ``format=csv|xlsx|pdf`` downloads it."""
@@ -267,7 +271,10 @@ async def aged_receivables(
 
 @router.get("/reports/aged-payables", response_model=AgedReport)
 async def aged_payables(
-    company_id: str, access: CanReadInvoices, as_of: dt.date | None = None, fmt: ExportFormat = None
+    company_id: str,
+    access: CanReadInvoices,
+    as_of: Annotated[dt.date | None, Query(ge=FIRST_DAY, le=LAST_DAY)] = None,
+    fmt: ExportFormat = None,
 ) -> AgedReport | Response:
     """What was owed to vendors at the end of ``as_of`` (default today), bucketed like receivables."""
     return await _aged(access, company_id, "payables", as_of, fmt)

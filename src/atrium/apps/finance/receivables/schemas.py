@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from atrium.apps.finance.schemas import MoneyOut, RateOut
+from atrium.apps.finance.schemas import LedgerDate, MoneyOut, RateOut
 
 _FORBID = ConfigDict(extra="forbid")
 _READ = ConfigDict(from_attributes=True)
@@ -120,8 +120,8 @@ Status = Literal["draft", "open", "partially_paid", "paid", "cancelled"]
 class DocumentLineIn(BaseModel):
     model_config = _FORBID
     description: str = Field(min_length=1, max_length=500)
-    quantity: Decimal = Field(Decimal(1), max_digits=20, decimal_places=6, description="Above zero.")
-    unit_price: Decimal = Field(max_digits=20, decimal_places=6, description="Zero or more, before tax.")
+    quantity: Decimal = Field(Decimal(1), max_digits=16, decimal_places=6, description="Above zero, below 10^10.")
+    unit_price: Decimal = Field(max_digits=16, decimal_places=6, description="Zero or more, below 10^10, before tax.")
     account: str | None = Field(
         None,
         max_length=36,
@@ -142,7 +142,7 @@ class DocumentLineIn(BaseModel):
 class DocumentFields(BaseModel):
     model_config = _FORBID
     party_id: str
-    date: dt.date
+    date: LedgerDate
     currency: str | None = Field(
         None, pattern=r"^[A-Z]{3}$", description="Defaults to the party's currency, else the company's."
     )
@@ -170,7 +170,7 @@ class DocumentUpdate(DocumentFields):
 
 class DocumentCancel(BaseModel):
     model_config = _FORBID
-    date: dt.date | None = Field(None, description="Date of the cancelling credit note; defaults to today.")
+    date: LedgerDate | None = Field(None, description="Date of the cancelling credit note; defaults to today.")
     reason: str = Field(min_length=1, max_length=500)
 
 
@@ -265,7 +265,7 @@ class PaymentCreate(BaseModel):
     company_id: str
     party_id: str
     direction: Literal["received", "sent"] = Field(description="received from a customer, sent to a vendor.")
-    date: dt.date
+    date: LedgerDate
     amount: Decimal = Field(gt=0, max_digits=18, decimal_places=4)
     currency: str | None = Field(
         None, pattern=r"^[A-Z]{3}$", description="Defaults to the party's currency, else the company's."
@@ -299,7 +299,7 @@ class PaymentUnallocate(BaseModel):
 
 class PaymentReverse(BaseModel):
     model_config = _FORBID
-    date: dt.date | None = Field(None, description="Defaults to the payment's date.")
+    date: LedgerDate | None = Field(None, description="Defaults to the payment's date.")
     reason: str = Field(min_length=1, max_length=500)
 
 
