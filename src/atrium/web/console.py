@@ -198,6 +198,10 @@ def mount_console(app: FastAPI) -> None:
     from atrium.web import finance_pages  # finance: companies, ledger, rates, reports, periods
 
     app.include_router(finance_pages.router)
+    from atrium.web import finance_bank_pages, finance_invoice_pages  # finance: bank, invoices and bills
+
+    app.include_router(finance_bank_pages.router)
+    app.include_router(finance_invoice_pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.exception_handler(StepUpRequired)
