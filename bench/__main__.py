@@ -18,6 +18,8 @@ BENCHMARKS = (
     "entitlements",
     "access",
     "finance_matching",
+    "finance_reconciliation",
+    "finance",
 )
 
 

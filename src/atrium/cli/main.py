@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from atrium.cli.access import access_app
+from atrium.cli.finance import finance_app
 from atrium.core import context
 from atrium.core.errors import AtriumError
 from atrium.core.settings import get_settings
@@ -31,6 +32,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(events_app, name="events")
 app.add_typer(user_app, name="user")
 app.add_typer(access_app, name="access")
+app.add_typer(finance_app, name="finance")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
@@ -397,8 +399,65 @@ def demo(slug: str = "demo", admin_email: str = "admin@example.com") -> None:
             async with rt.db.platform_session() as session, session.begin():
                 session.add(Membership(user_id=admin_id, tenant_id=tenant.id, role=identity.TENANT_ADMIN))
                 await _demo_organisation(session, tenant.id)
+            await _demo_finance(rt, tenant.slug)
 
     run(work)
+
+
+async def _demo_finance(rt: Runtime, slug: str) -> None:
+    """A company with a year of generated books, a bank account and an open invoice that the sample
+    CAMT.053 statement (tests/apps/finance/files/statement.camt053.xml) pays, so importing it shows a
+    suggested match at once."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from atrium.apps.finance import posting
+    from atrium.apps.finance.banking import service as banking
+    from atrium.apps.finance.charts import AccountKind
+    from atrium.apps.finance.generator import LedgerSpec, generate
+    from atrium.apps.finance.jobs import acting
+    from atrium.apps.finance.receivables import service as receivables
+    from atrium.apps.finance.receivables.schemas import PartyCreate
+
+    made = await generate(
+        rt, slug, LedgerSpec(entries=600, start=dt.date(2025, 1, 1), months=12, seed=7), company="Demo Company GmbH"
+    )
+    async with acting(rt, slug, "demo") as access:
+        company_id = made.company_id
+        await banking.create_bank_account(
+            access,
+            company_id,
+            name="Sparkasse",
+            iban="DE44500105175407324931",
+            currency=None,
+            account=None,
+            journal=None,
+        )
+        party = await receivables.create_party(
+            access,
+            PartyCreate(company_id=company_id, name="Müller Maschinenbau GmbH", ibans=["DE89370400440532013000"]),
+        )
+        book = await posting.books(access.session, company_id)
+        amount = Decimal("1500.00")
+        await posting.post(
+            access,
+            posting.EntryIn(
+                company_id=company_id,
+                journal="SAL",
+                date=dt.date(2026, 1, 2),
+                reference="INV-2026-0001",
+                lines=[
+                    posting.LineIn(
+                        account=book.account_of_kind(AccountKind.receivable).id,
+                        debit=amount,
+                        party_id=party.id,
+                        due_date=dt.date(2026, 1, 16),
+                    ),
+                    posting.LineIn(account=book.account_of_kind(AccountKind.income).id, credit=amount),
+                ],
+            ),
+        )
+    out.print(f"demo finance: {made.company_name} with {made.entries} entries ({made.lines} lines)")
 
 
 if __name__ == "__main__":
