@@ -26,7 +26,7 @@ from starlette.datastructures import FormData
 from atrium.apps.finance import charts
 from atrium.apps.finance import repository as repo
 from atrium.apps.finance import service as ledger
-from atrium.apps.finance.auth import BANK_READ, BANK_RECONCILE, INVOICE_MANAGE, INVOICE_READ
+from atrium.apps.finance.auth import BANK_READ, BANK_RECONCILE
 from atrium.apps.finance.banking import matching, parsers
 from atrium.apps.finance.banking import service as banking
 from atrium.apps.finance.banking.models import BankAccount, Statement, StatementLine
@@ -35,18 +35,15 @@ from atrium.apps.finance.models import Account, Company, Entry
 from atrium.apps.finance.money import rounded
 from atrium.core.errors import AtriumError, NotFound, ValidationFailed
 from atrium.platform.access.auth import Access
-from atrium.web.console import Csrf, error_status, flash, form_text, problem_text, redirect, render
+from atrium.web.console import Csrf, error_status, flash, form_text, problem_text, redirect
 from atrium.web.finance_pages import (
-    _abilities,
-    _can,
     _company_url,
     _entry_url,
     _finance_open,
     _ledger,
     _upload,
+    finance_page,
     money,
-    number,
-    percent,
 )
 from atrium.web.tenant_access import TenantView, requiring
 
@@ -76,34 +73,6 @@ MAPPING_TEXT = (
 
 
 # -- shared by the finance console's bank and invoice pages ----------------------------------
-
-
-def abilities(view: TenantView) -> dict[str, bool]:
-    """The ledger pages' abilities and those of the bank and invoice pages."""
-    return {
-        **_abilities(view),
-        "read_bank": view.may(BANK_READ),
-        "reconcile": _can(view, BANK_RECONCILE),
-        "read_invoices": view.may(INVOICE_READ),
-        "manage_invoices": _can(view, INVOICE_MANAGE),
-    }
-
-
-async def finance_page(
-    request: Request, view: TenantView, template: str, status_code: int = 200, **ctx: Any
-) -> HTMLResponse:
-    return await render(
-        request,
-        f"console/{template}",
-        status_code,
-        tenant=view.tenant,
-        view=view,
-        can=abilities(view),
-        money=money,
-        percent=percent,
-        number=number,
-        **ctx,
-    )
 
 
 def is_htmx(request: Request) -> bool:

@@ -47,8 +47,17 @@ from atrium.core.db import utcnow
 from atrium.core.errors import AtriumError, Conflict, NotFound, ValidationFailed
 from atrium.platform.access.auth import Access
 from atrium.web.console import Csrf, error_status, flash, form_checked, form_text, problem_text, redirect
-from atrium.web.finance_bank_pages import finance_page, typed_amount
-from atrium.web.finance_pages import _act, _company_url, _date, _entry_url, _finance_open, _ledger, money
+from atrium.web.finance_bank_pages import typed_amount
+from atrium.web.finance_pages import (
+    _act,
+    _company_url,
+    _date,
+    _entry_url,
+    _finance_open,
+    _ledger,
+    finance_page,
+    money,
+)
 from atrium.web.tenant_access import TenantView, requiring
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(_finance_open)])

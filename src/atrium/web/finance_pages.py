@@ -34,6 +34,10 @@ from atrium.apps.finance import repository as repo
 from atrium.apps.finance.auth import (
     ACCOUNTS_MANAGE,
     ACCOUNTS_READ,
+    BANK_READ,
+    BANK_RECONCILE,
+    INVOICE_MANAGE,
+    INVOICE_READ,
     JOURNAL_POST,
     JOURNAL_READ,
     PERIOD_LOCK,
@@ -119,6 +123,10 @@ def _abilities(view: TenantView) -> dict[str, bool]:
         "post": _can(view, JOURNAL_POST),
         "lock": _can(view, PERIOD_LOCK),
         "reports": view.may(REPORT_READ),
+        "read_bank": view.may(BANK_READ),
+        "reconcile": _can(view, BANK_RECONCILE),
+        "read_invoices": view.may(INVOICE_READ),
+        "manage_invoices": _can(view, INVOICE_MANAGE),
     }
 
 
@@ -144,7 +152,9 @@ def number(value: object) -> str:
     return display(value, _NUMBER)
 
 
-async def _page(request: Request, view: TenantView, template: str, status_code: int = 200, **ctx: Any) -> HTMLResponse:
+async def finance_page(
+    request: Request, view: TenantView, template: str, status_code: int = 200, **ctx: Any
+) -> HTMLResponse:
     return await render(
         request,
         f"console/{template}",
@@ -269,7 +279,7 @@ async def _companies_page(
     async with _ledger(request, view) as access:
         companies = list(await repo.companies(access.session))
         empty = {c.id for c in companies if not await repo.accounts(access.session, c.id)}
-    return await _page(
+    return await finance_page(
         request,
         view,
         "finance_companies.html",
@@ -335,7 +345,7 @@ async def _company_page(
         company = await service.get_company(access, company_id)
         accounts = list(await repo.accounts(access.session, company.id))
         journals = list(await repo.journals(access.session, company.id)) if view.may(JOURNAL_READ) else []
-    return await _page(
+    return await finance_page(
         request,
         view,
         "finance_company.html",
@@ -363,7 +373,7 @@ async def verify_chain(request: Request, company_id: str, view: JournalReader) -
         company = await service.get_company(access, company_id)
         result = await integrity.verify(access.session, company.id)
     if request.headers.get("hx-request") == "true":
-        return await _page(request, view, "finance_verify.html", verification=result)
+        return await finance_page(request, view, "finance_verify.html", verification=result)
     if not view.may(ACCOUNTS_READ):
         raise NotFound(f"no company {company_id!r}", field="company_id")
     return await _company_page(request, view, company_id, verification=result)
@@ -452,7 +462,7 @@ async def entries_page(request: Request, company_id: str, view: JournalReader) -
     if problem:
         flash(request, problem, "error")
     base = _company_url(view, company_id, "/entries")
-    return await _page(
+    return await finance_page(
         request,
         view,
         "finance_entries.html",
@@ -619,7 +629,7 @@ async def _new_entry_page(
         accounts = [a for a in await repo.accounts(access.session, company.id) if a.active]
     while len(typed.lines) < NEW_ENTRY_LINES:
         typed.lines.append(LineForm())
-    return await _page(
+    return await finance_page(
         request,
         view,
         "finance_entry_new.html",
@@ -644,7 +654,9 @@ async def entry_line(request: Request, company_id: str, view: Poster) -> HTMLRes
     async with _ledger(request, view) as access:
         company = await service.get_company(access, company_id)
         accounts = [a for a in await repo.accounts(access.session, company.id) if a.active]
-    return await _page(request, view, "finance_entry_line.html", company=company, accounts=accounts, line=LineForm())
+    return await finance_page(
+        request, view, "finance_entry_line.html", company=company, accounts=accounts, line=LineForm()
+    )
 
 
 @router.post("/t/{slug}/finance/{company_id}/entries/difference", dependencies=[Csrf])
@@ -653,7 +665,7 @@ async def entry_difference(request: Request, company_id: str, view: Poster) -> H
     typed = EntryForm.from_form(await request.form())
     async with _ledger(request, view) as access:
         company = await service.get_company(access, company_id)
-    return await _page(
+    return await finance_page(
         request, view, "finance_entry_difference.html", sums=difference(typed.lines, company.base_currency)
     )
 
@@ -743,7 +755,7 @@ async def entry_page(request: Request, company_id: str, entry_id: str, view: Jou
             for key, other in (("reversal_of", entry.reversal_of_id), ("reversed_by", entry.reversed_by_id))
             if other
         }
-    return await _page(
+    return await finance_page(
         request,
         view,
         "finance_entry.html",
@@ -846,7 +858,7 @@ async def _rates_page(
         company = await service.get_company(access, company_id)
         rates = list(await repo.rates(access.session, company.id))
     today = utcnow().date().isoformat()
-    return await _page(
+    return await finance_page(
         request,
         view,
         "finance_rates.html",
@@ -1032,7 +1044,9 @@ async def _report(access: Access, kind: str, company: Company, asked: ReportQuer
 async def reports_page(request: Request, company_id: str, view: ReportReader) -> HTMLResponse:
     async with _ledger(request, view) as access:
         company = await service.get_company(access, company_id)
-    return await _page(request, view, "finance_reports.html", company=company, reports=REPORTS, section="reports")
+    return await finance_page(
+        request, view, "finance_reports.html", company=company, reports=REPORTS, section="reports"
+    )
 
 
 @router.get("/t/{slug}/finance/{company_id}/reports/{kind}")
@@ -1070,7 +1084,7 @@ async def report_page(request: Request, company_id: str, kind: str, view: Report
         """The console page of a report's drill-down (the API's URL with the console's prefix)."""
         return _API_REPORTS.sub(_company_url(view, company_id, "/reports/"), api_url) if api_url else None
 
-    return await _page(
+    return await finance_page(
         request,
         view,
         "finance_report.html",
@@ -1104,7 +1118,7 @@ async def periods_page(request: Request, company_id: str, view: ReportReader) ->
         company = await service.get_company(access, company_id)
         year = int(raw) if raw.isdigit() else fiscal_year_of(utcnow().date(), company.fiscal_year_start_month)
         state = await closing.fiscal_year_state(access, company.id, year)
-    return await _page(
+    return await finance_page(
         request,
         view,
         "finance_periods.html",
