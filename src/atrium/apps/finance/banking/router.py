@@ -11,7 +11,7 @@ from atrium.apps.finance import reconcile
 from atrium.apps.finance import service as finance
 from atrium.apps.finance.auth import CanReadBank, CanReconcile
 from atrium.apps.finance.banking import matching, service
-from atrium.apps.finance.banking.models import BankAccount, BankMatch, Statement, StatementLine
+from atrium.apps.finance.banking.models import BankAccount, BankMatch, Statement
 from atrium.apps.finance.banking.schemas import (
     BankAccountCreate,
     BankAccountRead,
@@ -23,9 +23,7 @@ from atrium.apps.finance.banking.schemas import (
     StatementRead,
     SuggestionRead,
 )
-from atrium.apps.finance.models import Entry, Match
-from atrium.apps.finance.receivables.models import Allocation
-from atrium.core.errors import Conflict, NotFound, ValidationFailed
+from atrium.core.errors import ValidationFailed
 from atrium.platform.entitlements.deps import require_module
 
 router = APIRouter(
@@ -142,27 +140,4 @@ async def create_reconciliation(data: ReconciliationCreate, access: CanReconcile
 @router.delete("/reconciliations/{reconciliation_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def undo_reconciliation(reconciliation_id: str, access: CanReconcile) -> None:
     """Undo a reconciliation: a statement line's (its entry is reversed) or one between ledger lines."""
-    line = await access.session.scalar(
-        select(StatementLine).where(StatementLine.reconciliation_id == reconciliation_id)
-    )
-    if line is not None:
-        await service.undo_line(access, line.id)
-        return
-    if await access.session.scalar(select(Match.id).where(Match.reconciliation_id == reconciliation_id)) is None:
-        raise NotFound(f"no reconciliation {reconciliation_id!r}", field="reconciliation_id")
-    owner = await _owner(access, reconciliation_id)
-    if owner is not None:
-        raise Conflict(f"this reconciliation belongs to {owner}; undo it there", field="reconciliation_id")
-    await reconcile.undo(access, reconciliation_id)
-
-
-async def _owner(access: Any, reconciliation_id: str) -> str | None:
-    """Reconciliations that another record keeps in step (a payment's allocation, a statement
-    line, a reversal) are undone through that record only."""
-    if await access.session.scalar(select(Allocation.id).where(Allocation.reconciliation_id == reconciliation_id)):
-        return "a payment or credit note allocation (unallocate it)"
-    if await access.session.scalar(select(BankMatch.id).where(BankMatch.ledger_reconciliation_id == reconciliation_id)):
-        return "a bank statement line (undo the line's reconciliation)"
-    if await access.session.scalar(select(Entry.id).where(Entry.id == reconciliation_id)):
-        return "a reversal, which settled the entry with its mirror"
-    return None
+    await service.undo_reconciliation(access, reconciliation_id)

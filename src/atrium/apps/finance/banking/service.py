@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from atrium.apps.finance import charts, closing, posting, reconcile, trail
 from atrium.apps.finance.banking import matching, parsers
 from atrium.apps.finance.banking.models import BankAccount, BankMatch, Statement, StatementLine
-from atrium.apps.finance.models import Account, Company, Entry, Journal, Line, OpenItem
+from atrium.apps.finance.models import Account, Company, Entry, Journal, Line, Match, OpenItem
 from atrium.apps.finance.money import ZERO, has_more_decimals, rounded
 from atrium.core.db import new_id, utcnow
 from atrium.core.errors import Conflict, NotFound, ValidationFailed
@@ -620,3 +620,34 @@ async def statement_lines_reconciled(access: Access, scope: closing.CloseScope) 
         else "every imported statement line is reconciled",
         count=count,
     )
+
+
+async def undo_reconciliation(access: Access, reconciliation_id: str) -> None:
+    """Undo a reconciliation: a statement line's (its entry is reversed) or one between ledger
+    lines, unless another record (an allocation, a statement line, a reversal) owns it."""
+    line = await access.session.scalar(
+        select(StatementLine).where(StatementLine.reconciliation_id == reconciliation_id)
+    )
+    if line is not None:
+        await undo_line(access, line.id)
+        return
+    if await access.session.scalar(select(Match.id).where(Match.reconciliation_id == reconciliation_id)) is None:
+        raise NotFound(f"no reconciliation {reconciliation_id!r}", field="reconciliation_id")
+    owner = await _owner(access, reconciliation_id)
+    if owner is not None:
+        raise Conflict(f"this reconciliation belongs to {owner}; undo it there", field="reconciliation_id")
+    await reconcile.undo(access, reconciliation_id)
+
+
+async def _owner(access: Access, reconciliation_id: str) -> str | None:
+    """Reconciliations that another record keeps in step (a payment's allocation, a statement
+    line, a reversal) are undone through that record only."""
+    from atrium.apps.finance.receivables.models import Allocation
+
+    if await access.session.scalar(select(Allocation.id).where(Allocation.reconciliation_id == reconciliation_id)):
+        return "a payment or credit note allocation (unallocate it)"
+    if await access.session.scalar(select(BankMatch.id).where(BankMatch.ledger_reconciliation_id == reconciliation_id)):
+        return "a bank statement line (undo the line's reconciliation)"
+    if await access.session.scalar(select(Entry.id).where(Entry.id == reconciliation_id)):
+        return "a reversal, which settled the entry with its mirror"
+    return None
