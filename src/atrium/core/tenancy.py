@@ -222,17 +222,19 @@ def _refuse_other_tenant(state: ORMExecuteState, tenant_id: str) -> None:
     """insert()/update() statements skip the flush: refuse any that write another tenant's id."""
     stmt: Any = state.statement
     params = state.parameters
-    rows: list[Any] = list(params) if isinstance(params, (list, tuple)) else [params or {}]
-    rows.append(getattr(stmt, "_values", None) or {})
+    given: list[Any] = list(params) if isinstance(params, (list, tuple)) else [params or {}]
+    rows = [*given, getattr(stmt, "_values", None) or {}]
     for multi in getattr(stmt, "_multi_values", None) or ():
         rows.extend(multi)
     for row in rows:
         for key, value in row.items():
             if (key if isinstance(key, str) else getattr(key, "key", None)) != "tenant_id":
                 continue
-            if isinstance(value, BindParameter):
-                value = value.effective_value
-            if not isinstance(value, str) or value != tenant_id:
+            if isinstance(value, BindParameter):  # a named parameter: each value it is given counts
+                values = [g[value.key] for g in given if value.key in g] or [value.effective_value]
+            else:
+                values = [value]
+            if any(not isinstance(v, str) or v != tenant_id for v in values):
                 raise TenantIsolationError("refusing to write a row of another tenant")
 
 

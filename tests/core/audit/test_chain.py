@@ -52,6 +52,26 @@ async def test_record_appends_linked_events_per_chain(runtime: Runtime) -> None:
         assert await audit.chains(session, acme) == [acme]
 
 
+async def test_record_many_links_a_batch_between_single_records(runtime: Runtime) -> None:
+    tenant = str(uuid.uuid4())
+    async with runtime.db.platform_session() as session, session.begin():
+        await audit.record(session, action="test.before", tenant_id=tenant, actor="tester", data={"n": 0})
+        batch = [("test.batch", "thing", f"t{n}", {"n": n, "amount": "1.50"}) for n in range(1, 6)]
+        await audit.record_many(session, batch, tenant_id=tenant, actor="batcher")
+        await audit.record(session, action="test.after", tenant_id=tenant, actor="tester", data={"n": 6})
+    async with runtime.db.platform_session() as session, session.begin():
+        await audit.record_many(session, [], tenant_id=tenant)  # nothing to write, nothing locked
+    await append(runtime, 1, tenant)  # a later transaction goes on from the batch's end
+
+    rows = await chain_rows(runtime, tenant)
+    assert [r.action for r in rows] == ["test.before", *["test.batch"] * 5, "test.after", "test.event"]
+    assert [r.data.get("n") for r in rows[:7]] == list(range(7))
+    assert {r.actor for r in rows[1:6]} == {"batcher"}
+    assert [r.object_id for r in rows[1:6]] == [f"t{n}" for n in range(1, 6)]
+    assert_linked(rows, tenant, tenant)
+    assert (await verify(runtime, tenant)).ok
+
+
 async def test_record_takes_actor_and_ids_from_the_context(runtime: Runtime) -> None:
     tokens = (
         context.actor.set("alice@example.com"),

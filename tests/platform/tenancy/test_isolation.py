@@ -5,9 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 import sqlalchemy.exc
-from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy import bindparam, delete, insert, select, text, update
 
 from atrium.apps.notes.models import Note
+from atrium.core import bulk
 from atrium.core.db import utcnow
 from atrium.core.tenancy import TenantIsolationError, TenantRef
 from atrium.platform.tenancy.tenant_models import TenantSetting
@@ -110,6 +111,15 @@ async def test_tenant_session_cannot_change_other_tenants_rows(
             await session.execute(insert(Note), [row])
         with pytest.raises(TenantIsolationError):
             await session.execute(update(Note).where(Note.id == a_note).values(tenant_id=b.id))
+        # a named parameter is judged by the value it is given, in one call or many
+        named = insert(Note).values(**{**row, "tenant_id": bindparam("owner")})
+        with pytest.raises(TenantIsolationError):
+            await session.execute(named, {"owner": b.id})
+        with pytest.raises(TenantIsolationError):
+            await session.execute(named, [{"owner": a.id}, {"owner": b.id}])
+        # bulk writes bind the tenant once, and are held to it the same way
+        with pytest.raises(TenantIsolationError):
+            await bulk.insert_rows(session, Note, [{"title": "smuggled"}], constants={"tenant_id": b.id})
 
     assert await _titles(runtime, b) == ["b-1"]
     assert await _titles(runtime, a) == ["a-1"]

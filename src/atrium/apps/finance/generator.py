@@ -61,6 +61,7 @@ from atrium.apps.finance.receivables import repository as parties_repo
 from atrium.apps.finance.receivables import service as receivables
 from atrium.apps.finance.receivables.schemas import PartyCreate
 from atrium.apps.finance.schemas import CompanyCreate
+from atrium.core import bulk
 from atrium.core.db import utcnow
 from atrium.core.errors import Conflict, ValidationFailed
 from atrium.platform.access.auth import Access
@@ -970,26 +971,18 @@ class _FastLoad:
 
     async def _write_balances(self) -> None:
         """Add the sums to slot 0 of their balance rows (which exist if the company had entries)."""
-        session = self.access.session
         rows = [
-            {"tenant_id": self.tenant_id, "account_id": account_id, "period": period, "currency": currency,
-             "slot": 0, "company_id": self.setup.company_id, "debit": debit, "credit": credit,
-             "amount_currency": amount_currency, "lines": count}
+            {"account_id": account_id, "period": period, "currency": currency, "company_id": self.setup.company_id,
+             "debit": debit, "credit": credit, "amount_currency": amount_currency, "lines": count}
             for (account_id, period, currency), (debit, credit, amount_currency, count) in sorted(self.balances.items())
         ]  # fmt: skip
-        for start in range(0, len(rows), 1_000):
-            stmt = _dialect_insert(session)(Balance).values(rows[start : start + 1_000])
-            await session.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["tenant_id", "account_id", "period", "currency", "slot"],
-                    set_={
-                        "debit": Balance.debit + stmt.excluded.debit,
-                        "credit": Balance.credit + stmt.excluded.credit,
-                        "amount_currency": Balance.amount_currency + stmt.excluded.amount_currency,
-                        "lines": Balance.lines + stmt.excluded.lines,
-                    },
-                )
-            )
+        await bulk.insert_rows(
+            self.access.session,
+            Balance,
+            rows,
+            constants={"tenant_id": self.tenant_id, "slot": 0},
+            upsert=posting.add_to_balance,
+        )
 
 
 def _dialect_insert(session: AsyncSession) -> Any:

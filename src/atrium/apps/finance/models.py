@@ -26,6 +26,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -136,11 +137,19 @@ class Line(TenantBase, TenantScoped):
         CheckConstraint("debit >= 0 AND credit >= 0 AND (debit = 0 OR credit = 0)", name="one_side"),
         Index("ix_finance_lines_account_date", "account_id", "date"),
         Index("ix_finance_lines_company_date", "company_id", "date"),
-        Index("ix_finance_lines_party", "party_id"),
+        Index(
+            "ix_finance_lines_party",
+            "party_id",
+            postgresql_where=text("party_id IS NOT NULL"),
+            sqlite_where=text("party_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    entry_id: Mapped[str] = mapped_column(ForeignKey("finance_entries.id", ondelete="RESTRICT"), index=True)
+    # checked at commit: a posting writes its lines before its entry (see posting._write)
+    entry_id: Mapped[str] = mapped_column(
+        ForeignKey("finance_entries.id", ondelete="RESTRICT", deferrable=True, initially="DEFERRED"), index=True
+    )
     company_id: Mapped[str] = mapped_column(String(36))
     journal_id: Mapped[str] = mapped_column(String(36))
     account_id: Mapped[str] = mapped_column(ForeignKey("finance_accounts.id", ondelete="RESTRICT"))

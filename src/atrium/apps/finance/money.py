@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from decimal import ROUND_HALF_UP, Decimal
 
 # ISO 4217 minor units that differ from the usual two decimals.
@@ -18,6 +19,7 @@ def exponent(currency: str) -> int:
     return _EXPONENTS.get(currency, 2)
 
 
+@functools.cache
 def unit(currency: str) -> Decimal:
     """The smallest amount of ``currency`` (0.01 for EUR, 1 for JPY)."""
     return Decimal(1).scaleb(-exponent(currency))

@@ -14,6 +14,7 @@ their ``source``; no module writes ``finance_lines`` itself.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import random
 from collections import defaultdict
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import bindparam, delete, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,6 +42,7 @@ from atrium.apps.finance.models import (
     SequenceCounter,
 )
 from atrium.apps.finance.money import ZERO, fiscal_year_of, period_of, rounded, unit
+from atrium.core import bulk
 from atrium.core.db import canonical_json, new_id, utcnow
 from atrium.core.errors import Conflict, NotFound, ValidationFailed
 from atrium.platform.access.auth import Access
@@ -463,34 +465,60 @@ def entry_hash(previous: str, entry: Any, lines: Iterable[Any]) -> str:
 # -- writing ----------------------------------------------------------------------------------
 
 
-def _dialect_insert(session: AsyncSession) -> Any:
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+@functools.cache
+def _counter_upsert(dialect: str) -> Any:
+    """Built once per dialect: the numbers upsert runs for every posting."""
+    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(SequenceCounter)
+    ins = ins.values(
+        tenant_id=bindparam("tenant_id"),
+        journal_id=bindparam("journal_id"),
+        fiscal_year=bindparam("fiscal_year"),
+        last=bindparam("count"),
+    )
+    return ins.on_conflict_do_update(
+        index_elements=["tenant_id", "journal_id", "fiscal_year"],
+        set_={"last": SequenceCounter.last + ins.excluded.last},
+    ).returning(SequenceCounter.last)
+
+
+@functools.cache
+def _chain_upsert(dialect: str) -> Any:
+    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(ChainHead)
+    ins = ins.values(
+        tenant_id=bindparam("tenant_id"), company_id=bindparam("company_id"), position=bindparam("count"), hash=""
+    )
+    return ins.on_conflict_do_update(
+        index_elements=["tenant_id", "company_id"], set_={"position": ChainHead.position + ins.excluded.position}
+    ).returning(ChainHead.position, ChainHead.hash)
 
 
 async def _take_numbers(session: AsyncSession, tenant_id: str, journal_id: str, fiscal_year: int, count: int) -> int:
     """Reserve ``count`` consecutive numbers; returns the first. The upsert takes the row lock, and
     a rollback gives the numbers back, so the sequence has no gaps."""
-    ins = _dialect_insert(session)(SequenceCounter).values(
-        tenant_id=tenant_id, journal_id=journal_id, fiscal_year=fiscal_year, last=count
-    )
-    stmt = ins.on_conflict_do_update(
-        index_elements=["tenant_id", "journal_id", "fiscal_year"], set_={"last": SequenceCounter.last + count}
-    ).returning(SequenceCounter.last)
-    last = (await session.execute(stmt)).scalar_one()
+    params = {"tenant_id": tenant_id, "journal_id": journal_id, "fiscal_year": fiscal_year, "count": count}
+    last = (await session.execute(_counter_upsert(session.get_bind().dialect.name), params)).scalar_one()
     return int(last) - count + 1
 
 
 async def _advance_chain(session: AsyncSession, tenant_id: str, company_id: str, count: int) -> tuple[int, str]:
     """Lock the company's chain head and move it ``count`` places; returns the first position and
     the hash the first new entry links to."""
-    ins = _dialect_insert(session)(ChainHead).values(
-        tenant_id=tenant_id, company_id=company_id, position=count, hash=""
-    )
-    stmt = ins.on_conflict_do_update(
-        index_elements=["tenant_id", "company_id"], set_={"position": ChainHead.position + count}
-    ).returning(ChainHead.position, ChainHead.hash)
-    position, previous = (await session.execute(stmt)).one()
+    params = {"tenant_id": tenant_id, "company_id": company_id, "count": count}
+    position, previous = (await session.execute(_chain_upsert(session.get_bind().dialect.name), params)).one()
     return int(position) - count + 1, previous or GENESIS
+
+
+def add_to_balance(ins: Any) -> Any:
+    """The balance upsert: a slot row that exists takes the sums on top of what it holds."""
+    return ins.on_conflict_do_update(
+        index_elements=["tenant_id", "account_id", "period", "currency", "slot"],
+        set_={
+            "debit": Balance.debit + ins.excluded.debit,
+            "credit": Balance.credit + ins.excluded.credit,
+            "amount_currency": Balance.amount_currency + ins.excluded.amount_currency,
+            "lines": Balance.lines + ins.excluded.lines,
+        },
+    )
 
 
 async def _add_balances(session: AsyncSession, tenant_id: str, rows: list[dict[str, Any]]) -> None:
@@ -502,14 +530,11 @@ async def _add_balances(session: AsyncSession, tenant_id: str, rows: list[dict[s
         acc[2] += row["credit"]
         acc[3] += row["amount_currency"]
         acc[4] += 1
-    slot = random.randrange(SLOTS)
     values = [
         {
-            "tenant_id": tenant_id,
             "account_id": account_id,
             "period": period,
             "currency": currency,
-            "slot": slot,
             "company_id": company_id,
             "debit": debit,
             "credit": credit,
@@ -520,72 +545,84 @@ async def _add_balances(session: AsyncSession, tenant_id: str, rows: list[dict[s
             sums.items()
         )  # one order for every transaction, so two postings never wait on each other in a cycle
     ]
-    ins = _dialect_insert(session)(Balance).values(values)
-    await session.execute(
-        ins.on_conflict_do_update(
-            index_elements=["tenant_id", "account_id", "period", "currency", "slot"],
-            set_={
-                "debit": Balance.debit + ins.excluded.debit,
-                "credit": Balance.credit + ins.excluded.credit,
-                "amount_currency": Balance.amount_currency + ins.excluded.amount_currency,
-                "lines": Balance.lines + ins.excluded.lines,
-            },
-        )
+    await bulk.insert_rows(
+        session,
+        Balance,
+        values,
+        constants={"tenant_id": tenant_id, "slot": random.randrange(SLOTS)},
+        upsert=add_to_balance,
     )
 
 
 async def _write(access: Access, prepared: list[_Prepared]) -> None:
+    """Write checked entries. What needs no lock goes first: lines (their foreign key to the entry
+    is checked at commit), open items and balance slots. Then, in one short stretch up to the
+    commit, the serial part: numbers, the chain, the entry rows and their audit events."""
     session, tenant_id = access.session, access.tenant.id
-    now = utcnow()
-    new = [p.entry for p in prepared if p.entry not in session]
-    # Numbers: per journal and fiscal year, in the order the entries were given.
-    by_sequence: dict[tuple[str, int], list[_Prepared]] = defaultdict(list)
-    for p in prepared:
-        by_sequence[(p.journal.id, p.entry.fiscal_year)].append(p)
-    for (journal_id, fiscal_year), group in sorted(by_sequence.items()):
-        first = await _take_numbers(session, tenant_id, journal_id, fiscal_year, len(group))
-        for offset, p in enumerate(group):
-            p.entry.sequence = first + offset
-            p.entry.number = f"{p.journal.code}/{fiscal_year}/{first + offset:05d}"
     line_rows: list[dict[str, Any]] = []
     open_rows: list[dict[str, Any]] = []
-    by_company: dict[str, list[_Prepared]] = defaultdict(list)
+    lines_of: dict[str, list[_Row]] = {}
     for p in prepared:
-        by_company[p.company.id].append(p)
+        entry, company_id, journal_id = p.entry, p.company.id, p.journal.id
+        day, period = entry.date, period_of(entry.date)
+        rows = lines_of[entry.id] = []
         for line_no, line in enumerate(p.lines, start=1):
             account: Account = line["account"]
             row = {
                 "id": new_id(),
-                "tenant_id": tenant_id,
-                "entry_id": p.entry.id,
-                "company_id": p.company.id,
-                "journal_id": p.journal.id,
+                "entry_id": entry.id,
+                "company_id": company_id,
+                "journal_id": journal_id,
                 "account_id": account.id,
                 "line_no": line_no,
-                "date": p.entry.date,
-                "period": period_of(p.entry.date),
-                **{k: line[k] for k in ("debit", "credit", "currency", "amount_currency", "rate")},
-                **{k: line[k] for k in ("label", "party_id", "due_date", "tax_rate", "tax_base")},
+                "date": day,
+                "period": period,
+                "debit": line["debit"],
+                "credit": line["credit"],
+                "currency": line["currency"],
+                "amount_currency": line["amount_currency"],
+                "rate": line["rate"],
+                "label": line["label"],
+                "party_id": line["party_id"],
+                "due_date": line["due_date"],
+                "tax_rate": line["tax_rate"],
+                "tax_base": line["tax_base"],
             }
             line_rows.append(row)
+            rows.append(_Row(row))
             if line["open"]:
                 open_rows.append(
                     {
                         "line_id": row["id"],
-                        "tenant_id": tenant_id,
-                        "company_id": p.company.id,
+                        "company_id": company_id,
                         "account_id": account.id,
                         "party_id": row["party_id"],
                         "currency": row["currency"],
                         "residual": row["debit"] - row["credit"],
                         "residual_currency": row["amount_currency"],
-                        "date": row["date"],
+                        "date": day,
                         "due_date": row["due_date"],
                     }
                 )
-    lines_of: dict[str, list[Any]] = defaultdict(list)
-    for row in line_rows:
-        lines_of[row["entry_id"]].append(_Row(row))
+    stamp = {"tenant_id": tenant_id}
+    if session.get_bind().dialect.name == "sqlite":  # PostgreSQL's constraint is declared deferred
+        await session.execute(text("PRAGMA defer_foreign_keys = ON"))
+    await bulk.insert_rows(session, Line, line_rows, constants=stamp)
+    await bulk.insert_rows(session, OpenItem, open_rows, constants=stamp)
+    await _add_balances(session, tenant_id, line_rows)
+
+    # The serial part. Numbers: per journal and fiscal year, in the order the entries were given.
+    by_sequence: dict[tuple[str, int], list[_Prepared]] = defaultdict(list)
+    by_company: dict[str, list[_Prepared]] = defaultdict(list)
+    for p in prepared:
+        by_sequence[(p.journal.id, p.entry.fiscal_year)].append(p)
+        by_company[p.company.id].append(p)
+    for (journal_id, fiscal_year), group in sorted(by_sequence.items()):
+        first = await _take_numbers(session, tenant_id, journal_id, fiscal_year, len(group))
+        for offset, p in enumerate(group):
+            p.entry.sequence = first + offset
+            p.entry.number = f"{p.journal.code}/{fiscal_year}/{first + offset:05d}"
+    now, poster = utcnow(), access.principal.id
     for company_id, group in sorted(by_company.items()):
         position, previous = await _advance_chain(session, tenant_id, company_id, len(group))
         for offset, p in enumerate(group):
@@ -595,35 +632,35 @@ async def _write(access: Access, prepared: list[_Prepared]) -> None:
             entry.previous_hash = previous
             entry.hash = previous = entry_hash(previous, entry, lines_of[entry.id])
             entry.posted_at = now
-            entry.posted_by = access.principal.id
+            entry.posted_by = poster
             entry.draft_lines = None
         await session.execute(
             update(ChainHead)
             .where(ChainHead.tenant_id == tenant_id, ChainHead.company_id == company_id)
             .values(hash=previous)
         )
-    session.add_all(new)
-    await session.flush()
-    await session.execute(insert(Line), line_rows)
-    if open_rows:
-        await session.execute(insert(OpenItem), open_rows)
-    await _add_balances(session, tenant_id, line_rows)
-    for p in prepared:
-        await trail.record(
-            access,
-            "finance.entry.posted",
-            "journal_entry",
-            p.entry.id,
-            {
-                "company_id": p.company.id,
-                "number": p.entry.number,
-                "date": p.entry.date.isoformat(),
-                "total": str(p.entry.total),
-                "lines": p.entry.line_count,
-                "source": p.entry.source,
-                "reversal_of": p.entry.reversal_of_id,
-            },
-        )
+    await bulk.add_all(session, [p.entry for p in prepared if p.entry not in session], constants=stamp)
+    await session.flush()  # drafts just posted
+    await trail.record_many(
+        access,
+        [
+            (
+                "finance.entry.posted",
+                "journal_entry",
+                p.entry.id,
+                {
+                    "company_id": p.company.id,
+                    "number": p.entry.number,
+                    "date": p.entry.date.isoformat(),
+                    "total": str(p.entry.total),
+                    "lines": p.entry.line_count,
+                    "source": p.entry.source,
+                    "reversal_of": p.entry.reversal_of_id,
+                },
+            )
+            for p in prepared
+        ],
+    )
 
 
 class _Row:

@@ -3,6 +3,7 @@ in the same unit of work as the change and attributed to the person (or job) act
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from atrium.core.audit import service as audit
@@ -19,3 +20,8 @@ async def record(access: Access, action: str, object_type: str, object_id: str, 
         object_id=object_id,
         data=data,
     )
+
+
+async def record_many(access: Access, events: Sequence[tuple[str, str, str, dict[str, Any]]]) -> None:
+    """``(action, object_type, object_id, data)`` each, written together (a batch of postings)."""
+    await audit.record_many(access.platform, events, tenant_id=access.tenant.id, actor=access.principal.id)

@@ -24,7 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
-from atrium.core import context
+from atrium.core import bulk, context
 from atrium.core.audit.models import PLATFORM_CHAIN, AuditChainHead, AuditCheckpoint, AuditEvent
 from atrium.core.db import canonical_json, utcnow
 from atrium.core.settings import Settings
@@ -126,6 +126,51 @@ async def record(
     head.seq, head.hash = entry.seq, entry.hash
     session.add(entry)  # inserted with the next flush: many events of one transaction go in one batch
     return entry
+
+
+async def record_many(
+    session: AsyncSession,
+    events: Sequence[tuple[str, str | None, str | None, dict[str, Any]]],
+    *,
+    tenant_id: str | None = None,
+    actor: str | None = None,
+) -> None:
+    """Append many events of one actor to their chain at once: ``(action, object_type, object_id,
+    data)`` each. Linked exactly as ``record`` links them, written with one statement (a batch of
+    postings writes hundreds; an ORM object each would cost more than the postings)."""
+    if not events:
+        return
+    chain = chain_of(tenant_id)
+    locked: dict[str, AuditChainHead] = session.info.setdefault(_LOCKED_HEADS, {})
+    head = locked.get(chain)
+    if head is None:
+        head = locked[chain] = await _lock_head(session, chain)
+    actor = actor or context.actor.get()
+    request_id, correlation_id = context.request_id.get(), context.correlation_id.get()
+    rows = []
+    seq, previous = head.seq, head.hash
+    for action, object_type, object_id, data in events:
+        seq += 1
+        row = {
+            "chain": chain,
+            "seq": seq,
+            "occurred_at": utcnow(),
+            "tenant_id": tenant_id,
+            "actor": actor,
+            "action": action,
+            "object_type": object_type,
+            "object_id": object_id,
+            "data": data,
+            "request_id": request_id,
+            "correlation_id": correlation_id,
+            "prev_hash": previous,
+        }
+        row["hash"] = previous = event_hash(previous, [row[c.key] for c in HASHED_COLUMNS])
+        del row["tenant_id"]  # bound once below
+        rows.append(row)
+    await session.flush()  # events recorded one by one before these come first in the table too
+    await bulk.insert_rows(session, AuditEvent, rows, constants={"tenant_id": tenant_id})
+    head.seq, head.hash = seq, previous
 
 
 # -- querying ---------------------------------------------------------------------------------

@@ -1,0 +1,64 @@
+"""Bulk writes (``core.bulk``) and ids (``core.db.new_id``) on both backends."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from atrium.core import bulk
+from atrium.core.audit.models import AuditChainHead, AuditCheckpoint
+from atrium.core.db import new_id
+from atrium.runtime import Runtime
+
+
+def test_new_id_is_a_random_version_4_uuid() -> None:
+    ids = [new_id() for _ in range(5_000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text
+        assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)
+    # every hex digit that is random takes many values: nothing is fixed by mistake
+    for position in (0, 9, 15, 20, 35):
+        assert len({text[position] for text in ids}) > 8
+
+
+def _add_seq(ins: Any) -> Any:
+    return ins.on_conflict_do_update(index_elements=["chain"], set_={"seq": AuditChainHead.seq + ins.excluded.seq})
+
+
+async def test_insert_rows_inserts_and_upserts_with_constants(runtime: Runtime) -> None:
+    rows = [{"chain": f"bulk-{n}", "seq": n} for n in range(1, 4)]
+    async with runtime.db.platform_session() as session, session.begin():
+        await bulk.insert_rows(session, AuditChainHead, rows, constants={"hash": "h" * 64})
+        await bulk.insert_rows(session, AuditChainHead, [], constants={"hash": "never"})  # nothing to do
+    async with runtime.db.platform_session() as session, session.begin():
+        again = [{"chain": "bulk-2", "seq": 10}, {"chain": "bulk-9", "seq": 9}]
+        await bulk.insert_rows(session, AuditChainHead, again, constants={"hash": "x" * 64}, upsert=_add_seq)
+    async with runtime.db.platform_session() as session:
+        found = (await session.execute(select(AuditChainHead).where(AuditChainHead.chain.like("bulk-%")))).scalars()
+        heads = {h.chain: (h.seq, h.hash[0]) for h in found}
+    # the upsert added to the row that was there and left its other columns alone
+    assert heads == {"bulk-1": (1, "h"), "bulk-2": (12, "h"), "bulk-3": (3, "h"), "bulk-9": (9, "x")}
+
+
+async def test_add_all_inserts_objects_the_session_then_owns(runtime: Runtime) -> None:
+    heads = [AuditChainHead(chain=f"owned-{n}", hash="h" * 64) for n in (1, 2)]
+    async with runtime.db.platform_session() as session, session.begin():
+        await bulk.add_all(session, heads)
+        assert all(h in session for h in heads) and heads[0].seq == 0  # the column's Python default
+        heads[1].seq = 7  # a change after add_all is an UPDATE at the next flush
+        await bulk.add_all(session, [])
+    async with runtime.db.platform_session() as session:
+        found = (await session.scalars(select(AuditChainHead).where(AuditChainHead.chain.like("owned-%")))).all()
+    assert sorted((h.chain, h.seq) for h in found) == [("owned-1", 0), ("owned-2", 7)]
+
+
+async def test_add_all_refuses_objects_without_their_key(runtime: Runtime) -> None:
+    checkpoint = AuditCheckpoint(chain="c", seq=1, hash="h" * 64, key_id="k", signature="s")
+    async with runtime.db.platform_session() as session, session.begin():
+        with pytest.raises(ValueError, match="primary key"):
+            await bulk.add_all(session, [checkpoint])
