@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -182,26 +182,32 @@ async def act_in_platform(
     return redirect(back_to)
 
 
+def console_routers() -> list[APIRouter]:
+    """The console's pages, module by module."""
+    from atrium.web import (
+        access_pages,  # access control: roles, organisation, approvals, notes
+        account_pages,
+        auth_pages,
+        entitlement_pages,
+        finance_bank_pages,  # finance: bank, invoices and bills
+        finance_invoice_pages,
+        finance_pages,  # finance: companies, ledger, rates, reports, periods
+        flag_pages,  # feature flags: /platform/flags and /t/{slug}/flags
+        platform_pages,
+        sso_pages,
+        tenant_pages,
+    )
+
+    modules = (auth_pages, account_pages, tenant_pages, platform_pages, sso_pages, entitlement_pages, flag_pages)
+    return [m.router for m in (*modules, access_pages, finance_pages, finance_bank_pages, finance_invoice_pages)]
+
+
 def mount_console(app: FastAPI) -> None:
-    from atrium.web import account_pages, auth_pages, entitlement_pages, platform_pages, sso_pages, tenant_pages
-
-    for module in (auth_pages, account_pages, tenant_pages, platform_pages, sso_pages, entitlement_pages):
-        app.include_router(module.router)
-    from atrium.web import flag_pages  # feature flags: /platform/flags and /t/{slug}/flags
-
-    app.include_router(flag_pages.router)
+    """Static files and the console's error pages; its routes come with the app's (``api.app``)."""
     from atrium.api import problems
     from atrium.platform.access.exceptions import StepUpRequired
-    from atrium.web import access_pages  # access control: roles, organisation, approvals, notes
+    from atrium.web import access_pages
 
-    app.include_router(access_pages.router)
-    from atrium.web import finance_pages  # finance: companies, ledger, rates, reports, periods
-
-    app.include_router(finance_pages.router)
-    from atrium.web import finance_bank_pages, finance_invoice_pages  # finance: bank, invoices and bills
-
-    app.include_router(finance_bank_pages.router)
-    app.include_router(finance_invoice_pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.exception_handler(StepUpRequired)
