@@ -1,10 +1,11 @@
 """Shared fixtures. Every database test runs on SQLite and on PostgreSQL (``backend`` param).
 
-PostgreSQL: ``ATRIUM_TEST_POSTGRES_URL`` (default the local server); each test gets its own
-database, dropped afterwards with every tenant database it created. Each worker migrates one
+PostgreSQL: ``ATRIUM_TEST_POSTGRES_URL`` (default the local server); each test gets a database
+of its own, and every tenant database it created is dropped afterwards. Each worker migrates one
 template database per backend once; a test's database is a copy of it (``CREATE DATABASE …
-TEMPLATE`` / SQLite's backup API), so the migrations the test then runs find nothing to do. With ``CI=true`` a missing
-PostgreSQL or RabbitMQ fails the run instead of skipping.
+TEMPLATE`` / SQLite's backup API), so the migrations the test then runs find nothing to do. A
+PostgreSQL copy whose test left its shape alone is emptied and handed to the worker's next test.
+With ``CI=true`` a missing PostgreSQL or RabbitMQ fails the run instead of skipping.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ import sqlite3
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import closing
+from contextlib import asynccontextmanager, closing
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import asyncpg
 import httpx
 import pytest
 
@@ -95,10 +97,111 @@ async def _migrated_template(backend: str) -> str:
 @pytest.fixture(scope="session", autouse=True)
 def _drop_templates() -> Iterator[None]:
     yield
-    database = _TEMPLATES.pop("postgresql", None)
-    if database is not None:
-        asyncio.run(execute_autocommit(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+    databases = [*_SPARE, *filter(None, [_TEMPLATES.pop("postgresql", None)])]
+    _SPARE.clear()
+    if databases:
+        asyncio.run(
+            execute_autocommit(POSTGRES_URL, *(f'DROP DATABASE IF EXISTS "{d}" WITH (FORCE)' for d in databases))
+        )
     shutil.rmtree(_TEMPLATE_DIR, ignore_errors=True)
+
+
+# PostgreSQL databases of this worker whose test has ended, emptied and ready for the next test
+_SPARE: list[str] = []
+
+# What a database made from the template looks like: its tables, indexes and sequences with their
+# row-level security, triggers (and whether they are enabled), constraints and policies
+_SHAPE = """
+SELECT md5(concat_ws('|',
+  (SELECT string_agg(format('%s.%s:%s:%s%s', n.nspname, c.relname, c.relkind, c.relrowsecurity, c.relforcerowsecurity),
+                     ',' ORDER BY n.nspname, c.relname)
+   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_t%'),
+  (SELECT string_agg(f, ',' ORDER BY f) FROM (
+     SELECT format('%s.%s:%s', tgrelid::regclass, tgname, tgenabled) FROM pg_trigger WHERE NOT tgisinternal
+     UNION ALL SELECT format('%s.%s:%s', conrelid::regclass, conname, pg_get_constraintdef(oid))
+       FROM pg_constraint WHERE connamespace = 'public'::regnamespace
+     UNION ALL SELECT format('%s.%s:%s', tablename, policyname, qual) FROM pg_policies) AS parts(f))
+))
+"""
+_SHAPES: dict[str, str] = {}
+
+
+async def _pg_shape(conn: asyncpg.Connection) -> str:
+    tables = await conn.fetchval(_SHAPE)
+    versions = await conn.fetch(
+        "SELECT version_num FROM alembic_version "
+        "UNION ALL SELECT 'pooled ' || version_num FROM alembic_version_pooled ORDER BY 1"
+    )
+    return f"{tables}/{','.join(r[0] for r in versions)}"
+
+
+async def _pg_database(template: str) -> str:
+    """A spare database of this worker, or a new copy of the template."""
+    if _SPARE:
+        return _SPARE.pop()
+    name = f"atrium_test_{uuid.uuid4().hex[:10]}"
+    await execute_autocommit(POSTGRES_URL, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    return name
+
+
+async def _pg_release(name: str, template: str) -> None:
+    """After a test: drop the tenant databases it made; then empty its database for the next test
+    when its shape is still the template's (copying the template costs ten times more than
+    deleting a test's few rows), or drop it when the test changed it (migration tests do)."""
+    server = await asyncpg.connect(POSTGRES_URL)
+    try:
+        rows = await server.fetch("SELECT datname FROM pg_database WHERE datname LIKE $1", f"{name}%")
+        for (other,) in rows:
+            if other != name:
+                await server.execute(f'DROP DATABASE IF EXISTS "{other}" WITH (FORCE)')
+        if template not in _SHAPES:
+            async with _connected(template) as conn:
+                _SHAPES[template] = await _pg_shape(conn)
+        await server.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            name,
+        )
+        async with _connected(name) as conn:
+            reusable = await _pg_emptied(conn, _SHAPES[template])
+        if reusable:
+            _SPARE.append(name)
+        else:
+            await server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await server.close()
+
+
+@asynccontextmanager
+async def _connected(database: str) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(_server_url(database))
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+async def _pg_emptied(conn: asyncpg.Connection, shape: str) -> bool:
+    """Delete every row (triggers and foreign keys off: the append-only audit trail refuses it
+    otherwise) and restart the sequences, in one transaction; False, touching nothing, when the
+    database no longer has the template's shape."""
+    for schema in await conn.fetch(
+        "SELECT nspname FROM pg_namespace WHERE nspname NOT IN ('public', 'information_schema') "
+        "AND nspname NOT LIKE 'pg_%'"
+    ):
+        await conn.execute(f'DROP SCHEMA "{schema[0]}" CASCADE')  # schema-isolated tenants
+    if await _pg_shape(conn) != shape:
+        return False
+    tables = await conn.fetch(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE 'alembic_version%'"
+    )
+    sequences = await conn.fetch("SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")
+    async with conn.transaction():
+        await conn.execute("SET LOCAL session_replication_role = replica")
+        await conn.execute("; ".join(f'DELETE FROM public."{t[0]}"' for t in tables))
+        for (sequence,) in sequences:
+            await conn.execute(f"SELECT setval('public.\"{sequence}\"', 1, false)")
+    return True
 
 
 @pytest.fixture
@@ -110,13 +213,11 @@ async def database_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
             source.backup(copy)
         yield f"sqlite:///{path}"
         return
-    name = f"atrium_test_{uuid.uuid4().hex[:10]}"
-    await execute_autocommit(POSTGRES_URL, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    name = await _pg_database(template)
     try:
         yield _server_url(name)
     finally:
-        [rows] = await execute_autocommit(POSTGRES_URL, f"SELECT datname FROM pg_database WHERE datname LIKE '{name}%'")
-        await execute_autocommit(POSTGRES_URL, *[f'DROP DATABASE IF EXISTS "{r[0]}" WITH (FORCE)' for r in rows])
+        await _pg_release(name, template)
 
 
 def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
