@@ -88,9 +88,7 @@ def upgrade() -> None:
         ),
     )
     for column in ("tenant_id", "user_id", "group_id"):
-        op.create_index(
-            op.f(f"ix_access_role_assignments_{column}"), "access_role_assignments", [column], unique=False
-        )
+        op.create_index(op.f(f"ix_access_role_assignments_{column}"), "access_role_assignments", [column], unique=False)
 
     op.create_table(
         "access_people",
