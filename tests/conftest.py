@@ -158,18 +158,35 @@ async def _pg_release(name: str, template: str) -> None:
         if template not in _SHAPES:
             async with _connected(template) as conn:
                 _SHAPES[template] = await _pg_shape(conn)
-        await server.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-            name,
-        )
-        async with _connected(name) as conn:
+        # Under a new name, so nothing the test left running can reconnect to what the next test uses.
+        fresh = await _renamed(server, name)
+        if fresh is None:
+            await server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        async with _connected(fresh) as conn:
             reusable = await _pg_emptied(conn, _SHAPES[template])
         if reusable:
-            _SPARE.append(name)
+            _SPARE.append(fresh)
         else:
-            await server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await server.execute(f'DROP DATABASE IF EXISTS "{fresh}" WITH (FORCE)')
     finally:
         await server.close()
+
+
+_TERMINATE = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()"
+
+
+async def _renamed(server: asyncpg.Connection, name: str) -> str | None:
+    """Close every connection to the database and rename it; None when connections keep coming."""
+    fresh = f"atrium_test_{uuid.uuid4().hex[:10]}"
+    for _ in range(20):
+        await server.execute(_TERMINATE, name)
+        try:
+            await server.execute(f'ALTER DATABASE "{name}" RENAME TO "{fresh}"')
+            return fresh
+        except asyncpg.ObjectInUseError:  # a terminated backend has not exited yet, or one reconnected
+            await asyncio.sleep(0.05)
+    return None
 
 
 @asynccontextmanager

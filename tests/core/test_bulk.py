@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
 from atrium.core import bulk
 from atrium.core.audit.models import AuditChainHead, AuditCheckpoint
@@ -43,6 +44,14 @@ async def test_insert_rows_inserts_and_upserts_with_constants(runtime: Runtime) 
         heads = {h.chain: (h.seq, h.hash[0]) for h in found}
     # the upsert added to the row that was there and left its other columns alone
     assert heads == {"bulk-1": (1, "h"), "bulk-2": (12, "h"), "bulk-3": (3, "h"), "bulk-9": (9, "x")}
+
+
+async def test_insert_rows_refuses_text_longer_than_its_column(runtime: Runtime, backend: str) -> None:
+    too_long = [{"chain": "x" * 37, "seq": 1}]  # the column holds 36
+    async with runtime.db.platform_session() as session, session.begin():
+        if backend == "postgresql":  # SQLite does not enforce lengths
+            with pytest.raises(DBAPIError, match="too long"):
+                await bulk.insert_rows(session, AuditChainHead, too_long, constants={"hash": "h"})
 
 
 async def test_add_all_inserts_objects_the_session_then_owns(runtime: Runtime) -> None:

@@ -14,7 +14,7 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, insert, inspect, select
+from sqlalchemy import Enum, String, Table, bindparam, func, insert, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
@@ -26,12 +26,22 @@ Upsert = Callable[[Any], Insert]  # given the dialect's insert, add ON CONFLICT 
 
 @functools.cache
 def _unnest_insert(table: Table, columns: tuple[str, ...], constants: tuple[str, ...]) -> postgresql.Insert:
-    arrays = func.unnest(*[bindparam(name, type_=postgresql.ARRAY(table.c[name].type)) for name in columns])
+    arrays = func.unnest(*[bindparam(name, type_=postgresql.ARRAY(_element(table.c[name].type))) for name in columns])
     source = arrays.table_valued(*columns).render_derived()
     scalars = [bindparam(name, type_=table.c[name].type) for name in constants]
     return postgresql.insert(table).from_select(
-        [*columns, *constants], select(*[source.c[name] for name in columns], *scalars)
+        [*columns, *constants],
+        select(*[source.c[name] for name in columns], *scalars),
+        include_defaults=False,  # a Python default would run once for the statement, not per row
     )
+
+
+def _element(column_type: Any) -> Any:
+    """The array's element type. Text goes unbounded: an explicit ``::VARCHAR(n)[]`` cast would cut
+    an over-long value silently, where the insert into the column refuses it."""
+    if isinstance(column_type, String) and not isinstance(column_type, Enum):
+        return String()
+    return column_type
 
 
 async def insert_rows(
@@ -43,7 +53,7 @@ async def insert_rows(
     upsert: Upsert | None = None,
 ) -> None:
     """Insert ``rows`` (dicts with the same keys) into a table or mapped class, each row with
-    ``constants`` added.
+    ``constants`` added. Columns left out get no Python-side default (``add_all`` applies those).
 
     ``upsert``, when given, turns the dialect's INSERT into an upsert; it is built once per
     table and column set (the ON CONFLICT clause must not depend on the rows).

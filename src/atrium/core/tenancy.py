@@ -230,8 +230,8 @@ def _refuse_other_tenant(state: ORMExecuteState, tenant_id: str) -> None:
         for key, value in row.items():
             if (key if isinstance(key, str) else getattr(key, "key", None)) != "tenant_id":
                 continue
-            if isinstance(value, BindParameter):  # a named parameter: each value it is given counts
-                values = [g[value.key] for g in given if value.key in g] or [value.effective_value]
+            if isinstance(value, BindParameter):  # a named parameter: the value each row gives it counts
+                values = [g.get(value.key, value.effective_value) for g in given]
             else:
                 values = [value]
             if any(not isinstance(v, str) or v != tenant_id for v in values):

@@ -84,7 +84,7 @@ async def test_platform_admins_define_change_and_delete_flags(client: httpx.Asyn
     assert all(e.tenant_id is None and e.object_id == EDITOR["key"] and e.actor.startswith("admin-") for e in events)
     assert events[1].data == {"changed": {"enabled": False, "rollout": None}}
     async with runtime.db.platform_session() as session:
-        outbox = [e.envelope for e in (await session.execute(select(OutboxEvent))).scalars()]
+        outbox = [e.envelope for e in (await session.scalars(select(OutboxEvent).order_by(OutboxEvent.created_at)))]
     flag_events = [e for e in outbox if e["type"] == "flag.changed"]
     assert [e["data"]["change"] for e in flag_events] == ["flag.created", "flag.updated", "flag.deleted"]
     assert {e["topic"] for e in flag_events} == {"user.events"} and flag_events[0]["subject"] == EDITOR["key"]

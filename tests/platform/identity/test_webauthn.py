@@ -79,7 +79,9 @@ async def _passkey_options(client: httpx.AsyncClient) -> dict[str, Any]:
 
 async def _event_types(rt: Runtime) -> list[tuple[str, dict[str, Any]]]:
     async with rt.db.platform_session() as session:
-        rows = await session.execute(select(OutboxEvent.envelope).where(OutboxEvent.topic == "user.events"))
+        rows = await session.execute(
+            select(OutboxEvent.envelope).where(OutboxEvent.topic == "user.events").order_by(OutboxEvent.created_at)
+        )
         return [(e["type"], e.get("data", {})) for e in rows.scalars()]
 
 

@@ -117,6 +117,9 @@ async def test_tenant_session_cannot_change_other_tenants_rows(
             await session.execute(named, {"owner": b.id})
         with pytest.raises(TenantIsolationError):
             await session.execute(named, [{"owner": a.id}, {"owner": b.id}])
+        defaulted = insert(Note).values(**{**row, "tenant_id": bindparam("owner", value=b.id)})
+        with pytest.raises(TenantIsolationError):  # a row that leaves it out takes the default
+            await session.execute(defaulted, [{"owner": a.id}, {}])
         # bulk writes bind the tenant once, and are held to it the same way
         with pytest.raises(TenantIsolationError):
             await bulk.insert_rows(session, Note, [{"title": "smuggled"}], constants={"tenant_id": b.id})

@@ -555,9 +555,10 @@ async def _add_balances(session: AsyncSession, tenant_id: str, rows: list[dict[s
 
 
 async def _write(access: Access, prepared: list[_Prepared]) -> None:
-    """Write checked entries. What needs no lock goes first: lines (their foreign key to the entry
-    is checked at commit), open items and balance slots. Then, in one short stretch up to the
-    commit, the serial part: numbers, the chain, the entry rows and their audit events."""
+    """Write checked entries. What takes no lock others wait for goes first: lines (their foreign
+    key to the entry is checked at commit) and open items. Then, in one short stretch up to the
+    commit, the serial part, always in this order: numbers, the chain, the entry rows, balance
+    slots and the audit events."""
     session, tenant_id = access.session, access.tenant.id
     line_rows: list[dict[str, Any]] = []
     open_rows: list[dict[str, Any]] = []
@@ -609,7 +610,6 @@ async def _write(access: Access, prepared: list[_Prepared]) -> None:
         await session.execute(text("PRAGMA defer_foreign_keys = ON"))
     await bulk.insert_rows(session, Line, line_rows, constants=stamp)
     await bulk.insert_rows(session, OpenItem, open_rows, constants=stamp)
-    await _add_balances(session, tenant_id, line_rows)
 
     # The serial part. Numbers: per journal and fiscal year, in the order the entries were given.
     by_sequence: dict[tuple[str, int], list[_Prepared]] = defaultdict(list)
@@ -641,6 +641,10 @@ async def _write(access: Access, prepared: list[_Prepared]) -> None:
         )
     await bulk.add_all(session, [p.entry for p in prepared if p.entry not in session], constants=stamp)
     await session.flush()  # drafts just posted
+    # Balance slots only now, behind the chain: a transaction that posts twice (a revaluation and
+    # its reversal) would otherwise hold slots while it waits for the chain, and a posting that
+    # holds the chain could be waiting for those slots.
+    await _add_balances(session, tenant_id, line_rows)
     await trail.record_many(
         access,
         [
