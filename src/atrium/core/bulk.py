@@ -64,24 +64,18 @@ async def insert_rows(
     constants = dict(constants or {})
     columns = tuple(rows[0])
     if session.get_bind().dialect.name == "postgresql":
-        stmt: Insert = _unnest_insert(table, columns, tuple(constants))
-        if upsert is not None:
-            stmt = _upserting(table, columns, tuple(constants), upsert)
+        stmt = _statement(table, columns, tuple(constants), upsert)
         params = {name: [row[name] for row in rows] for name in columns} | constants
         await session.execute(stmt, params)
         return
-    base = sqlite.insert(table)
-    await session.execute(upsert(base) if upsert is not None else insert(table), [{**row, **constants} for row in rows])
+    stmt = upsert(sqlite.insert(table)) if upsert is not None else insert(table)
+    await session.execute(stmt, [{**row, **constants} for row in rows])
 
 
-_UPSERTS: dict[tuple[Table, tuple[str, ...], tuple[str, ...], Upsert], Insert] = {}
-
-
-def _upserting(table: Table, columns: tuple[str, ...], constants: tuple[str, ...], upsert: Upsert) -> Insert:
-    key = (table, columns, constants, upsert)
-    if key not in _UPSERTS:
-        _UPSERTS[key] = upsert(_unnest_insert(table, columns, constants))
-    return _UPSERTS[key]
+@functools.cache
+def _statement(table: Table, columns: tuple[str, ...], constants: tuple[str, ...], upsert: Upsert | None) -> Insert:
+    stmt = _unnest_insert(table, columns, constants)
+    return upsert(stmt) if upsert is not None else stmt
 
 
 async def add_all(session: AsyncSession, objects: Sequence[Any], *, constants: Mapping[str, Any] | None = None) -> None:
