@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Column, Integer, MetaData, Numeric, Table, select
 from sqlalchemy.exc import DBAPIError
 
 from atrium.core import bulk
@@ -54,20 +55,55 @@ async def test_insert_rows_refuses_text_longer_than_its_column(runtime: Runtime,
                 await bulk.insert_rows(session, AuditChainHead, too_long, constants={"hash": "h"})
 
 
-async def test_add_all_inserts_objects_the_session_then_owns(runtime: Runtime) -> None:
-    heads = [AuditChainHead(chain=f"owned-{n}", hash="h" * 64) for n in (1, 2)]
+async def test_add_rows_inserts_objects_the_session_then_owns(runtime: Runtime) -> None:
     async with runtime.db.platform_session() as session, session.begin():
-        await bulk.add_all(session, heads)
+        heads = await bulk.add_rows(
+            session, AuditChainHead, [{"chain": f"owned-{n}", "hash": "h" * 64} for n in (1, 2)]
+        )
         assert all(h in session for h in heads) and heads[0].seq == 0  # the column's Python default
-        heads[1].seq = 7  # a change after add_all is an UPDATE at the next flush
-        await bulk.add_all(session, [])
+        heads[1].seq = 7  # a change after add_rows is an UPDATE at the next flush
+        assert await bulk.add_rows(session, AuditChainHead, []) == []
     async with runtime.db.platform_session() as session:
         found = (await session.scalars(select(AuditChainHead).where(AuditChainHead.chain.like("owned-%")))).all()
     assert sorted((h.chain, h.seq) for h in found) == [("owned-1", 0), ("owned-2", 7)]
 
 
-async def test_add_all_refuses_objects_without_their_key(runtime: Runtime) -> None:
-    checkpoint = AuditCheckpoint(chain="c", seq=1, hash="h" * 64, key_id="k", signature="s")
+async def test_add_rows_refuses_rows_without_their_key(runtime: Runtime) -> None:
+    checkpoint = {"chain": "c", "seq": 1, "hash": "h" * 64, "key_id": "k", "signature": "s"}
     async with runtime.db.platform_session() as session, session.begin():
         with pytest.raises(ValueError, match="primary key"):
-            await bulk.add_all(session, [checkpoint])
+            await bulk.add_rows(session, AuditCheckpoint, [checkpoint])
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
+async def test_insert_rows_keeps_numbers_exact(runtime: Runtime) -> None:
+    """Numbers travel as text on PostgreSQL: every digit arrives, and the column's scale rounds as
+    it would for any insert. (SQLite keeps NUMERIC as floating point whatever the driver sends.)"""
+    numbers = Table(
+        "bulk_numbers",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("amount", Numeric(20, 4)),
+        Column("rate", Numeric(24, 10)),
+    )
+    given = [
+        (Decimal("9999999999999999.9999"), Decimal("0.0000000001")),
+        (Decimal("-0.0001"), Decimal("1E+3")),
+        (Decimal("12.34565"), None),  # rounded half away from zero by the column
+        (Decimal(0), Decimal("1.2345678901")),
+    ]
+    async with runtime.db.platform_session() as session, session.begin():
+        await session.run_sync(lambda s: numbers.create(s.connection()))
+        try:
+            await bulk.insert_rows(
+                session, numbers, [{"id": n, "amount": a, "rate": r} for n, (a, r) in enumerate(given)]
+            )
+            stored = (await session.execute(select(numbers.c.amount, numbers.c.rate).order_by(numbers.c.id))).all()
+        finally:
+            await session.run_sync(lambda s: numbers.drop(s.connection()))
+    assert [(Decimal(a), None if r is None else Decimal(r)) for a, r in stored] == [
+        (Decimal("9999999999999999.9999"), Decimal("0.0000000001")),
+        (Decimal("-0.0001"), Decimal("1000")),
+        (Decimal("12.3457"), None),
+        (Decimal(0), Decimal("1.2345678901")),
+    ]

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Enum, String, Table, bindparam, func, insert, inspect, select
+from sqlalchemy import Enum, Numeric, String, Table, Text, bindparam, cast, func, insert, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.sql.dml import Insert
 
 Rows = Sequence[Mapping[str, Any]]
+T = TypeVar("T")
 Upsert = Callable[[Any], Insert]  # given the dialect's insert, add ON CONFLICT …
 
 
@@ -28,20 +29,35 @@ Upsert = Callable[[Any], Insert]  # given the dialect's insert, add ON CONFLICT 
 def _unnest_insert(table: Table, columns: tuple[str, ...], constants: tuple[str, ...]) -> postgresql.Insert:
     arrays = func.unnest(*[bindparam(name, type_=postgresql.ARRAY(_element(table.c[name].type))) for name in columns])
     source = arrays.table_valued(*columns).render_derived()
+    picked = [
+        cast(source.c[name], table.c[name].type) if _as_text(table.c[name].type) else source.c[name] for name in columns
+    ]
     scalars = [bindparam(name, type_=table.c[name].type) for name in constants]
     return postgresql.insert(table).from_select(
         [*columns, *constants],
-        select(*[source.c[name] for name in columns], *scalars),
+        select(*picked, *scalars),
         include_defaults=False,  # a Python default would run once for the statement, not per row
     )
+
+
+def _as_text(column_type: Any) -> bool:
+    """Numbers travel as text: the driver's binary NUMERIC encoding costs several times what
+    ``str(Decimal)`` and a text array do, and the server's cast is exact."""
+    return isinstance(column_type, Numeric) and column_type.asdecimal
 
 
 def _element(column_type: Any) -> Any:
     """The array's element type. Text goes unbounded: an explicit ``::VARCHAR(n)[]`` cast would cut
     an over-long value silently, where the insert into the column refuses it."""
-    if isinstance(column_type, String) and not isinstance(column_type, Enum):
-        return String()
+    if (isinstance(column_type, String) and not isinstance(column_type, Enum)) or _as_text(column_type):
+        return Text()
     return column_type
+
+
+def _array(values: list[Any], column_type: Any) -> list[Any]:
+    if _as_text(column_type):
+        return [None if v is None else str(v) for v in values]
+    return values
 
 
 async def insert_rows(
@@ -53,23 +69,34 @@ async def insert_rows(
     upsert: Upsert | None = None,
 ) -> None:
     """Insert ``rows`` (dicts with the same keys) into a table or mapped class, each row with
-    ``constants`` added. Columns left out get no Python-side default (``add_all`` applies those).
+    ``constants`` added. Columns left out get no Python-side default (``add_rows`` applies those).
 
     ``upsert``, when given, turns the dialect's INSERT into an upsert; it is built once per
     table and column set (the ON CONFLICT clause must not depend on the rows).
     """
-    if not rows:
-        return
+    if rows:
+        await session.execute(*_insert(session.get_bind().dialect.name, target, rows, constants, upsert))
+
+
+def insert_rows_now(
+    session: Session, target: Table | type[Any], rows: Rows, *, constants: Mapping[str, Any] | None = None
+) -> None:
+    """``insert_rows`` for the synchronous session an ORM event hook is given."""
+    if rows:
+        session.execute(*_insert(session.get_bind().dialect.name, target, rows, constants, None))
+
+
+def _insert(
+    dialect: str, target: Table | type[Any], rows: Rows, constants: Mapping[str, Any] | None, upsert: Upsert | None
+) -> tuple[Any, Any]:
+    """The statement and its parameters."""
     table: Table = target if isinstance(target, Table) else target.__table__
     constants = dict(constants or {})
-    columns = tuple(rows[0])
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = _statement(table, columns, tuple(constants), upsert)
-        params = {name: [row[name] for row in rows] for name in columns} | constants
-        await session.execute(stmt, params)
-        return
+    if dialect == "postgresql":
+        stmt = _statement(table, tuple(rows[0]), tuple(constants), upsert)
+        return stmt, {name: _array([row[name] for row in rows], table.c[name].type) for name in rows[0]} | constants
     stmt = upsert(sqlite.insert(table)) if upsert is not None else insert(table)
-    await session.execute(stmt, [{**row, **constants} for row in rows])
+    return stmt, [{**row, **constants} for row in rows]
 
 
 @functools.cache
@@ -78,35 +105,48 @@ def _statement(table: Table, columns: tuple[str, ...], constants: tuple[str, ...
     return upsert(stmt) if upsert is not None else stmt
 
 
-async def add_all(session: AsyncSession, objects: Sequence[Any], *, constants: Mapping[str, Any] | None = None) -> None:
-    """Insert new ORM objects of one class with ``insert_rows`` and make them the session's own,
-    as if flushed: later changes to them are UPDATEs, and reading them needs no query.
+async def add_rows(
+    session: AsyncSession, model: type[T], rows: Sequence[dict[str, Any]], *, constants: Mapping[str, Any] | None = None
+) -> list[T]:
+    """Insert rows of a mapped class with ``insert_rows`` and hand back the session's own objects for
+    them, as if they had been added and flushed: later changes to them are UPDATEs, and reading
+    them needs no query.
 
-    The unit of work's flush spends more time per object than the database does per row; a batch
-    of postings writes hundreds of entries. Each column the object does not hold takes its
-    Python-side default; ``constants`` (``tenant_id``) override them. Keys made by the database
-    (autoincrement) would stay unknown, so objects need their primary key set.
+    A batch of postings writes hundreds of entries; built as ORM objects and flushed, each would
+    cost more than the database spends on its row. Each column a row leaves out takes its
+    Python-side default; ``constants`` (``tenant_id``) are added to every row. Keys made by the
+    database (autoincrement) would stay unknown, so rows need their primary key.
     """
-    if not objects:
-        return
-    mapper = inspect(type(objects[0]))
+    if not rows:
+        return []
+    mapper = inspect(model)
+    manager = mapper.class_manager
     columns = [(attr.key, attr.columns[0]) for attr in mapper.column_attrs]
     keys = [mapper.get_property_by_column(column).key for column in mapper.primary_key]
     constants = dict(constants or {})
-    rows = []
-    for obj in objects:
-        # Straight into the instance's dict: the object is transient, and make_transient_to_detached
-        # below takes whatever it holds as its loaded state, so there is no history to keep.
-        state = obj.__dict__
+    full: list[dict[str, Any]] = []
+    for row in rows:
+        values = dict(row)
         for key, column in columns:
-            if key not in state:
+            if key not in values:
                 default = column.default
-                state[key] = None if default is None else (default.arg(None) if default.is_callable else default.arg)
-        state.update(constants)
-        if any(state[key] is None for key in keys):
-            raise ValueError(f"{mapper.class_.__name__}: add_all needs the primary key set (no database-made keys)")
-        rows.append({key: state[key] for key, _ in columns if key not in constants})
-    await insert_rows(session, mapper.local_table, rows, constants=constants)
-    for obj in objects:
+                values[key] = None if default is None else (default.arg(None) if default.is_callable else default.arg)
+        if any(values[key] is None for key in keys):
+            raise ValueError(f"{mapper.class_.__name__}: add_rows needs the primary key set (no database-made keys)")
+        full.append(values)
+    await insert_rows(
+        session,
+        mapper.local_table,
+        [{k: v for k, v in r.items() if k not in constants} for r in full],
+        constants=constants,
+    )
+    objects = []
+    for values in full:
+        obj = manager.new_instance()
+        # Straight into the instance's dict: it is transient, and make_transient_to_detached takes
+        # whatever it holds as its loaded state, so there is no history to keep.
+        obj.__dict__.update(values, **constants)
         make_transient_to_detached(obj)
         session.add(obj)
+        objects.append(obj)
+    return objects

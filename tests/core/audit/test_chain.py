@@ -6,10 +6,11 @@ import asyncio
 import uuid
 
 import pytest
+from sqlalchemy import select
 
 from atrium.core import context
 from atrium.core.audit import service as audit
-from atrium.core.audit.models import PLATFORM_CHAIN
+from atrium.core.audit.models import PLATFORM_CHAIN, AuditChainHead
 from atrium.runtime import Runtime
 from tests.core.audit.helpers import append, chain_rows, checkpoint, head, verify
 
@@ -103,6 +104,60 @@ async def test_a_rolled_back_record_leaves_no_trace(runtime: Runtime) -> None:
     assert [r.action for r in rows] == ["test.event"] * 3
     assert_linked(rows, PLATFORM_CHAIN, None)
     assert (await verify(runtime, PLATFORM_CHAIN)).ok
+
+
+async def test_a_rolled_back_savepoint_takes_back_only_its_events(runtime: Runtime) -> None:
+    tenant = str(uuid.uuid4())
+    async with runtime.db.platform_session() as session, session.begin():
+        await audit.record(session, action="test.kept", tenant_id=tenant, data={"n": 1})
+        with pytest.raises(RuntimeError, match="abort"):
+            async with session.begin_nested():
+                await audit.record(session, action="test.lost", tenant_id=tenant)
+                async with session.begin_nested():  # released, but inside the one rolled back
+                    await audit.record_many(session, [("test.lost", None, None, {})], tenant_id=tenant)
+                raise RuntimeError("abort")
+        async with session.begin_nested():
+            await audit.record_many(session, [("test.kept", None, None, {"n": 2})], tenant_id=tenant)
+        await audit.record(session, action="test.kept", tenant_id=tenant, data={"n": 3})
+    rows = await chain_rows(runtime, tenant)
+    assert [(r.action, r.data["n"]) for r in rows] == [("test.kept", 1), ("test.kept", 2), ("test.kept", 3)]
+    assert_linked(rows, tenant, tenant)
+    assert (await verify(runtime, tenant)).ok
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
+async def test_an_open_transaction_holds_no_lock_on_its_chain(runtime: Runtime) -> None:
+    """Events are linked at commit, so the chain's head is locked only while a transaction commits.
+    Here the first transaction records an event and then waits for a row the second one holds
+    while the second records on the same chain: had the first locked the head when it recorded,
+    the two would deadlock (PostgreSQL would fail one of them)."""
+    tenant = str(uuid.uuid4())
+    await append(runtime, 1, tenant)  # the head row exists
+    row = select(AuditChainHead).where(AuditChainHead.chain == f"row-{tenant[:30]}").with_for_update()
+    async with runtime.db.platform_session() as session, session.begin():
+        session.add(AuditChainHead(chain=f"row-{tenant[:30]}", hash="0" * 64))  # any row will do
+    first_recorded, second_holds_row = asyncio.Event(), asyncio.Event()
+
+    async def first() -> None:
+        async with runtime.db.platform_session() as session, session.begin():
+            await audit.record(session, action="test.first", tenant_id=tenant)
+            first_recorded.set()
+            await second_holds_row.wait()
+            await session.execute(row)  # waits for the second transaction's lock
+
+    async def second() -> None:
+        async with runtime.db.platform_session() as session, session.begin():
+            await session.execute(row)  # holds it until commit
+            second_holds_row.set()
+            await first_recorded.wait()
+            await asyncio.sleep(0.2)  # the first is now waiting for the row
+            await audit.record(session, action="test.second", tenant_id=tenant)
+
+    await asyncio.wait_for(asyncio.gather(first(), second()), timeout=20)
+    rows = await chain_rows(runtime, tenant)
+    assert [r.action for r in rows] == ["test.event", "test.second", "test.first"]  # in commit order
+    assert_linked(rows, tenant, tenant)
+    assert (await verify(runtime, tenant)).ok
 
 
 async def test_concurrent_appends_never_fork_a_chain(runtime: Runtime) -> None:

@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, delete, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -120,12 +120,20 @@ class EntryIn:
 
 @dataclass
 class _Prepared:
-    """An entry checked and priced, ready to write."""
+    """An entry checked and priced, ready to write. ``head`` holds the entry's columns as plain
+    attributes (hashed, then inserted in bulk); ``entry`` is the ORM object: the draft being
+    posted, or the one made for ``head`` once it is written."""
 
-    entry: Entry
+    head: _Row
     company: Company
     journal: Journal
     lines: list[dict[str, Any]] = field(default_factory=list)
+    entry: Entry | None = None
+
+    @property
+    def written(self) -> Entry:
+        assert self.entry is not None, "the entry is made when it is written"
+        return self.entry
 
 
 # -- the company's books as one posting needs them ------------------------------------------
@@ -388,24 +396,25 @@ async def _prepare(access: Access, book: Books, data: EntryIn, entry: Entry | No
             }
         )
 
-    if entry is None:
-        entry = Entry(
-            id=new_id(),
-            company_id=company.id,
-            journal_id=journal.id,
-            created_by=access.principal.id,
-        )
-    entry.journal_id = journal.id
-    entry.date = data.date
-    entry.fiscal_year = fiscal_year_of(data.date, company.fiscal_year_start_month)
-    entry.reference = data.reference
-    entry.memo = data.memo
-    entry.source = data.source
-    entry.source_id = data.source_id
-    entry.currency = next(iter(currencies)) if len(currencies) == 1 else None
-    entry.total = sum((line["debit"] for line in lines), ZERO)
-    entry.line_count = len(lines)
-    return _Prepared(entry, company, journal, lines)
+    head = _Row(
+        {
+            "id": new_id() if entry is None else entry.id,
+            "company_id": company.id,
+            "journal_id": journal.id,
+            "date": data.date,
+            "fiscal_year": fiscal_year_of(data.date, company.fiscal_year_start_month),
+            "reference": data.reference,
+            "memo": data.memo,
+            "source": data.source,
+            "source_id": data.source_id,
+            "currency": next(iter(currencies)) if len(currencies) == 1 else None,
+            "total": sum((line["debit"] for line in lines), ZERO),
+            "line_count": len(lines),
+            "reversal_of_id": None,
+            "created_by": access.principal.id if entry is None else entry.created_by,
+        }
+    )
+    return _Prepared(head, company, journal, lines, entry)
 
 
 def _scaled(value: Decimal | None, places: Decimal) -> Decimal | None:
@@ -557,14 +566,14 @@ async def _add_balances(session: AsyncSession, tenant_id: str, rows: list[dict[s
 async def _write(access: Access, prepared: list[_Prepared]) -> None:
     """Write checked entries. What takes no lock others wait for goes first: lines (their foreign
     key to the entry is checked at commit) and open items. Then, in one short stretch up to the
-    commit, the serial part, always in this order: numbers, the chain, the entry rows, balance
-    slots and the audit events."""
+    commit, the serial part, always in this order: numbers, the chain, the entry rows and balance
+    slots. The audit events are queued; they are linked into the tenant's trail at commit."""
     session, tenant_id = access.session, access.tenant.id
     line_rows: list[dict[str, Any]] = []
     open_rows: list[dict[str, Any]] = []
     lines_of: dict[str, list[_Row]] = {}
     for p in prepared:
-        entry, company_id, journal_id = p.entry, p.company.id, p.journal.id
+        entry, company_id, journal_id = p.head, p.company.id, p.journal.id
         day, period = entry.date, period_of(entry.date)
         rows = lines_of[entry.id] = []
         for line_no, line in enumerate(p.lines, start=1):
@@ -615,18 +624,18 @@ async def _write(access: Access, prepared: list[_Prepared]) -> None:
     by_sequence: dict[tuple[str, int], list[_Prepared]] = defaultdict(list)
     by_company: dict[str, list[_Prepared]] = defaultdict(list)
     for p in prepared:
-        by_sequence[(p.journal.id, p.entry.fiscal_year)].append(p)
+        by_sequence[(p.journal.id, p.head.fiscal_year)].append(p)
         by_company[p.company.id].append(p)
     for (journal_id, fiscal_year), group in sorted(by_sequence.items()):
         first = await _take_numbers(session, tenant_id, journal_id, fiscal_year, len(group))
         for offset, p in enumerate(group):
-            p.entry.sequence = first + offset
-            p.entry.number = f"{p.journal.code}/{fiscal_year}/{first + offset:05d}"
+            p.head.sequence = first + offset
+            p.head.number = f"{p.journal.code}/{fiscal_year}/{first + offset:05d}"
     now, poster = utcnow(), access.principal.id
     for company_id, group in sorted(by_company.items()):
         position, previous = await _advance_chain(session, tenant_id, company_id, len(group))
         for offset, p in enumerate(group):
-            entry = p.entry
+            entry = p.head
             entry.state = "posted"
             entry.chain_index = position + offset
             entry.previous_hash = previous
@@ -639,8 +648,16 @@ async def _write(access: Access, prepared: list[_Prepared]) -> None:
             .where(ChainHead.tenant_id == tenant_id, ChainHead.company_id == company_id)
             .values(hash=previous)
         )
-    await bulk.add_all(session, [p.entry for p in prepared if p.entry not in session], constants=stamp)
-    await session.flush()  # drafts just posted
+    drafts = [p for p in prepared if p.entry is not None]
+    fresh = [p for p in prepared if p.entry is None]
+    made = await bulk.add_rows(session, Entry, [vars(p.head) for p in fresh], constants=stamp)
+    for p, made_entry in zip(fresh, made, strict=True):
+        p.entry = made_entry
+    for p in drafts:  # drafts just posted: the same columns, set on the session's object
+        for key, value in vars(p.head).items():
+            setattr(p.entry, key, value)
+    if drafts:
+        await session.flush()
     # Balance slots only now, behind the chain: a transaction that posts twice (a revaluation and
     # its reversal) would otherwise hold slots while it waits for the chain, and a posting that
     # holds the chain could be waiting for those slots.
@@ -651,15 +668,15 @@ async def _write(access: Access, prepared: list[_Prepared]) -> None:
             (
                 "finance.entry.posted",
                 "journal_entry",
-                p.entry.id,
+                p.head.id,
                 {
                     "company_id": p.company.id,
-                    "number": p.entry.number,
-                    "date": p.entry.date.isoformat(),
-                    "total": str(p.entry.total),
-                    "lines": p.entry.line_count,
-                    "source": p.entry.source,
-                    "reversal_of": p.entry.reversal_of_id,
+                    "number": p.head.number,
+                    "date": p.head.date.isoformat(),
+                    "total": str(p.head.total),
+                    "lines": p.head.line_count,
+                    "source": p.head.source,
+                    "reversal_of": p.head.reversal_of_id,
                 },
             )
             for p in prepared
@@ -668,10 +685,16 @@ async def _write(access: Access, prepared: list[_Prepared]) -> None:
 
 
 class _Row:
-    """Attribute access to a line row dict, for hashing lines before they are read back."""
+    """Attribute access to a row dict (an entry's or a line's), for hashing before it is written."""
 
     def __init__(self, data: dict[str, Any]) -> None:
         self.__dict__.update(data)
+
+    if TYPE_CHECKING:  # any column, read or set; plain attributes at run time
+
+        def __getattr__(self, name: str) -> Any: ...
+
+        def __setattr__(self, name: str, value: Any) -> None: ...
 
 
 # -- public operations ------------------------------------------------------------------------
@@ -694,7 +717,7 @@ async def post_many(access: Access, entries: Sequence[EntryIn]) -> list[Entry]:
             raise
     if prepared:
         await _write(access, prepared)
-    return [p.entry for p in prepared]
+    return [p.written for p in prepared]
 
 
 async def post(access: Access, data: EntryIn) -> Entry:
@@ -706,7 +729,9 @@ async def save_draft(access: Access, data: EntryIn, entry: Entry | None = None) 
     """A draft is checked like a posting (so it can be posted as is) but only stored."""
     book = await books(access.session, data.company_id)
     prepared = await _prepare(access, book, data, entry)
-    draft = prepared.entry
+    draft = prepared.entry or Entry()
+    for key, value in vars(prepared.head).items():
+        setattr(draft, key, value)
     draft.state = "draft"
     draft.draft_lines = [line.as_json() for line in data.lines]
     if draft not in access.session:
@@ -846,20 +871,21 @@ async def reverse(
         {**line_data, "debit": line.credit, "credit": line.debit}
         for line_data, line in zip(prepared.lines, lines, strict=False)
     ]
-    prepared.entry.reversal_of_id = original.id
-    prepared.entry.total = original.total
-    prepared.entry.line_count = len(prepared.lines)
+    prepared.head.reversal_of_id = original.id
+    prepared.head.total = original.total
+    prepared.head.line_count = len(prepared.lines)
     await _write(access, [prepared])
+    mirror_entry = prepared.written
     original.state = "reversed"
-    original.reversed_by_id = prepared.entry.id
+    original.reversed_by_id = mirror_entry.id
     await session.flush()
-    new_lines = await lines_of(session, prepared.entry.id)
+    new_lines = await lines_of(session, mirror_entry.id)
     settled = [(old, new) for old, new in zip(lines, new_lines, strict=True) if old.id in open_items]
     if settled:
         await session.execute(delete(OpenItem).where(OpenItem.line_id.in_([x.id for pair in settled for x in pair])))
         session.add_all(
             Match(
-                reconciliation_id=prepared.entry.id,
+                reconciliation_id=mirror_entry.id,
                 company_id=original.company_id,
                 debit_line_id=old.id if old.debit else new.id,
                 credit_line_id=new.id if old.debit else old.id,
@@ -875,6 +901,6 @@ async def reverse(
         "finance.entry.reversed",
         "journal_entry",
         original.id,
-        {"number": original.number, "reversal": prepared.entry.number, "reason": reason},
+        {"number": original.number, "reversal": mirror_entry.number, "reason": reason},
     )
-    return prepared.entry
+    return mirror_entry

@@ -12,6 +12,7 @@ import base64
 import contextlib
 import datetime as dt
 import hashlib
+import itertools
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -62,7 +63,7 @@ def chain_of(tenant_id: str | None) -> str:
     return tenant_id or PLATFORM_CHAIN
 
 
-async def _lock_head(session: AsyncSession, chain: str) -> AuditChainHead:
+def _lock_head(session: Session, chain: str) -> AuditChainHead:
     """Lock the chain's head row (creating it on the chain's first event) until commit.
 
     PostgreSQL locks the row with FOR UPDATE. SQLite has no row locks: there the upsert comes
@@ -75,20 +76,109 @@ async def _lock_head(session: AsyncSession, chain: str) -> AuditChainHead:
         .execution_options(populate_existing=True)
     )
     is_postgresql = session.bind is not None and session.bind.dialect.name == "postgresql"
-    if is_postgresql and (head := (await session.execute(locked)).scalar_one_or_none()) is not None:
+    if is_postgresql and (head := session.execute(locked).scalar_one_or_none()) is not None:
         return head
     insert = postgresql.insert if is_postgresql else sqlite.insert
-    await session.execute(insert(AuditChainHead).values(chain=chain, seq=0, hash=GENESIS_HASH).on_conflict_do_nothing())
-    return (await session.execute(locked)).scalar_one()
+    session.execute(insert(AuditChainHead).values(chain=chain, seq=0, hash=GENESIS_HASH).on_conflict_do_nothing())
+    return session.execute(locked).scalar_one()
 
 
-_LOCKED_HEADS = "atrium.audit.locked_heads"
+# -- linking at commit --------------------------------------------------------------------------
+#
+# An event is linked into its chain (its ``seq`` and hashes) only when its transaction commits,
+# after everything else the transaction writes has been flushed. The chain's head is therefore the
+# last lock a transaction takes and is held only for the commit itself: a request that records an
+# event early and then waits for some other row (a journal number) holds nothing another
+# transaction could be waiting for, so the two cannot deadlock over the head, and busy tenants do
+# not queue on it for the length of each other's requests.
+
+_PENDING = "atrium.audit.pending"
+
+
+@dataclass
+class _Pending:
+    """An event waiting for its commit: an ORM object (``record``) or a row (``record_many``)."""
+
+    chain: str
+    event: AuditEvent | None = None
+    row: dict[str, Any] | None = None
+    savepoint: SessionTransaction | None = None  # recorded inside it: its rollback takes the event back
+
+    @property
+    def tenant_id(self) -> str | None:
+        return self.event.tenant_id if self.event is not None else (self.row or {})["tenant_id"]
+
+    def link(self, seq: int, previous: str) -> str:
+        """Take place ``seq`` after the event hashed ``previous``; returns this event's hash."""
+        if self.event is not None:
+            self.event.seq, self.event.prev_hash = seq, previous
+            self.event.hash = event_hash(previous, [getattr(self.event, c.key) for c in HASHED_COLUMNS])
+            return self.event.hash
+        assert self.row is not None
+        self.row.update(seq=seq, prev_hash=previous)
+        self.row["hash"] = event_hash(previous, [self.row[c.key] for c in HASHED_COLUMNS])
+        return str(self.row["hash"])
+
+
+def _pend(session: AsyncSession, items: list[_Pending]) -> None:
+    sync = session.sync_session
+    if not sync.in_transaction():
+        sync.begin()  # no statement has run yet: the events alone make the transaction one to commit
+    savepoint = sync.get_nested_transaction()
+    for item in items:
+        item.savepoint = savepoint
+    sync.info.setdefault(_PENDING, []).extend(items)
+
+
+@event.listens_for(Session, "before_commit")
+def _link_pending(session: Session) -> None:
+    """Give the transaction's events their places in their chains, then write them."""
+    pending: list[_Pending] | None = session.info.get(_PENDING)
+    if not pending or session.in_nested_transaction():
+        return
+    session.flush()  # every other change first: after the heads, this transaction waits for nothing
+    del session.info[_PENDING]
+    heads = {chain: _lock_head(session, chain) for chain in sorted({p.chain for p in pending})}  # one order
+    for item in pending:
+        head = heads[item.chain]
+        head.seq += 1
+        head.hash = item.link(head.seq, head.hash)
+    # Rows go in with one statement per run of one tenant, in their order among the objects; the
+    # tenant is bound once, where a tenant session's write guard reads it.
+    for (tenant_id, is_row), group in itertools.groupby(pending, lambda p: (p.tenant_id, p.row is not None)):
+        if is_row:
+            rows = [{k: v for k, v in p.row.items() if k != "tenant_id"} for p in group if p.row is not None]
+            bulk.insert_rows_now(session, AuditEvent, rows, constants={"tenant_id": tenant_id})
+        else:
+            session.add_all(p.event for p in group)
+            session.flush()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _take_back_pending(session: Session, previous: SessionTransaction) -> None:
+    """A rolled-back savepoint takes back the events recorded inside it; a rollback of the whole
+    transaction, all of them."""
+    pending: list[_Pending] | None = session.info.get(_PENDING)
+    if not pending:
+        return
+    if not previous.nested:
+        del session.info[_PENDING]
+        return
+
+    def inside(savepoint: SessionTransaction | None) -> bool:
+        while savepoint is not None:
+            if savepoint is previous:
+                return True
+            savepoint = savepoint.parent
+        return False
+
+    session.info[_PENDING] = [p for p in pending if not inside(p.savepoint)]
 
 
 @event.listens_for(Session, "after_transaction_end")
-def _forget_locked_heads(session: Session, transaction: SessionTransaction) -> None:
-    """A head stays locked, and so reusable without another query, until its transaction ends."""
-    session.info.pop(_LOCKED_HEADS, None)
+def _forget_pending(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
 
 
 async def record(
@@ -101,15 +191,11 @@ async def record(
     data: dict[str, Any] | None = None,
     actor: str | None = None,
 ) -> AuditEvent:
-    """Append one event to its chain in the caller's transaction (platform session)."""
+    """Append one event to its chain in the caller's transaction (platform session). It is linked
+    and written when the transaction commits, and gone if it rolls back."""
     chain = chain_of(tenant_id)
-    locked: dict[str, AuditChainHead] = session.info.setdefault(_LOCKED_HEADS, {})
-    head = locked.get(chain)
-    if head is None:
-        head = locked[chain] = await _lock_head(session, chain)
     entry = AuditEvent(
         chain=chain,
-        seq=head.seq + 1,
         occurred_at=utcnow(),
         tenant_id=tenant_id,
         actor=actor or context.actor.get(),
@@ -119,12 +205,8 @@ async def record(
         data=data or {},
         request_id=context.request_id.get(),
         correlation_id=context.correlation_id.get(),
-        prev_hash=head.hash,
-        hash="",
     )
-    entry.hash = event_hash(head.hash, [getattr(entry, c.key) for c in HASHED_COLUMNS])
-    head.seq, head.hash = entry.seq, entry.hash
-    session.add(entry)  # inserted with the next flush: many events of one transaction go in one batch
+    _pend(session, [_Pending(chain, event=entry)])
     return entry
 
 
@@ -136,41 +218,33 @@ async def record_many(
     actor: str | None = None,
 ) -> None:
     """Append many events of one actor to their chain at once: ``(action, object_type, object_id,
-    data)`` each. Linked exactly as ``record`` links them, written with one statement (a batch of
+    data)`` each. Linked at commit as ``record``'s are, written with one statement (a batch of
     postings writes hundreds; an ORM object each would cost more than the postings)."""
-    if not events:
-        return
     chain = chain_of(tenant_id)
-    locked: dict[str, AuditChainHead] = session.info.setdefault(_LOCKED_HEADS, {})
-    head = locked.get(chain)
-    if head is None:
-        head = locked[chain] = await _lock_head(session, chain)
     actor = actor or context.actor.get()
     request_id, correlation_id = context.request_id.get(), context.correlation_id.get()
-    rows = []
-    seq, previous = head.seq, head.hash
-    for action, object_type, object_id, data in events:
-        seq += 1
-        row = {
-            "chain": chain,
-            "seq": seq,
-            "occurred_at": utcnow(),
-            "tenant_id": tenant_id,
-            "actor": actor,
-            "action": action,
-            "object_type": object_type,
-            "object_id": object_id,
-            "data": data,
-            "request_id": request_id,
-            "correlation_id": correlation_id,
-            "prev_hash": previous,
-        }
-        row["hash"] = previous = event_hash(previous, [row[c.key] for c in HASHED_COLUMNS])
-        del row["tenant_id"]  # bound once below
-        rows.append(row)
-    await session.flush()  # events recorded one by one before these come first in the table too
-    await bulk.insert_rows(session, AuditEvent, rows, constants={"tenant_id": tenant_id})
-    head.seq, head.hash = seq, previous
+    now = utcnow()
+    _pend(
+        session,
+        [
+            _Pending(
+                chain,
+                row={
+                    "chain": chain,
+                    "occurred_at": now,
+                    "tenant_id": tenant_id,
+                    "actor": actor,
+                    "action": action,
+                    "object_type": object_type,
+                    "object_id": object_id,
+                    "data": data,
+                    "request_id": request_id,
+                    "correlation_id": correlation_id,
+                },
+            )
+            for action, object_type, object_id, data in events
+        ],
+    )
 
 
 # -- querying ---------------------------------------------------------------------------------
