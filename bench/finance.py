@@ -2,10 +2,10 @@
 
 - **posting throughput:** balanced 5-line entries (four expense debits, one bank credit) posted
   through ``posting.post_many``, 100 per unit of work (``jobs.acting``: tenant session, commit),
-  from one worker and from STREAMS concurrent workers (one per core: while one waits on the
-  database the other computes), and one per unit of work; and through the API,
-  ``POST /api/v1/tenants/{t}/finance/journal-entries`` with an ``httpx`` ASGI client, one request
-  after the other. Goal: ≥ 2,000 entries/s through the service (batched). Baseline: bare
+  from one worker and from STREAMS worker processes at once (one per core, as ``atrium serve
+  --workers`` runs them; PostgreSQL shares the same cores), and one per unit of work; and through
+  the API, ``POST /api/v1/tenants/{t}/finance/journal-entries`` with an ``httpx`` ASGI client, one
+  request after the other. Goal: ≥ 2,000 entries/s through the service (batched). Baseline: bare
   multi-row INSERTs of the same entries, pre-built (numbers and hashes included), into
   ``finance_entries`` and ``finance_lines`` with asyncpg, the same number of entries per
   transaction (an entry row is needed for its lines' foreign key).
@@ -27,11 +27,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import inspect
+import multiprocessing
 import random
 import statistics
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -75,7 +77,7 @@ LEDGER_COMPANY = "Bench Ledger"
 LEDGER_START = dt.date(2025, 1, 1)
 LEDGER_MONTHS = 24
 BATCH = 100
-STREAMS = 2  # concurrent posting workers: one per core of the machine the figures come from
+STREAMS = 2  # posting worker processes: one per core of the machine the figures come from
 BIG_ENTRY_LINES = 1_000
 REPEATS = 5
 GOAL_POSTING_PER_S = 2_000
@@ -118,19 +120,46 @@ async def _timed_units(rt: Runtime, entries: list[posting.EntryIn], per_unit: in
     return time.perf_counter() - started
 
 
-async def _timed_streams(rt: Runtime, entries: list[posting.EntryIn], per_unit: int, streams: int) -> float:
-    """Post ``entries`` from ``streams`` concurrent workers, each posting its share ``per_unit`` per
-    unit of work one after the other (as several API or job workers would); seconds taken."""
-    units = [entries[i : i + per_unit] for i in range(0, len(entries), per_unit)]
+def _stream_worker(
+    url: str, data_dir: str, company: _Company, seed: int, count: int, barrier: Any
+) -> tuple[float, float]:
+    """One posting worker process (as ``atrium serve --workers`` or ``atrium worker`` runs them): warm
+    up, wait for the others, post ``count`` entries BATCH per unit of work; its start and end
+    (wall clock)."""
 
-    async def worker(mine: list[list[posting.EntryIn]]) -> None:
-        for unit in mine:
-            async with acting(rt, TENANT) as access:
-                await posting.post_many(access, unit)
+    async def work() -> tuple[float, float]:
+        rt = Runtime(make_settings(url, Path(data_dir)))
+        try:
+            await _timed_units(rt, _entries(company, _amounts(BATCH, 5, seed + 1_000)), BATCH)
+            entries = _entries(company, _amounts(count, 5, seed))
+            barrier.wait()
+            started = time.time()
+            await _timed_units(rt, entries, BATCH)
+            return started, time.time()
+        finally:
+            await rt.close()
 
-    started = time.perf_counter()
-    await asyncio.gather(*(worker(units[i::streams]) for i in range(streams)))
-    return time.perf_counter() - started
+    return asyncio.run(work())
+
+
+async def _posted(conn: asyncpg.Connection, company_id: str) -> int:
+    return int(await conn.fetchval("SELECT count(*) FROM finance_entries WHERE company_id = $1", company_id))
+
+
+def _timed_processes(url: str, data_dir: Path, company: _Company, count: int, streams: int) -> float:
+    """Post ``count`` entries from ``streams`` worker processes at once; seconds from the common
+    start to the last one done."""
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager, ProcessPoolExecutor(streams, mp_context=context) as pool:
+        barrier = manager.Barrier(streams)
+        share = count // streams
+        spans = list(
+            pool.map(
+                _stream_worker,
+                *zip(*[(url, str(data_dir), company, 50 + n, share, barrier) for n in range(streams)], strict=True),
+            )
+        )
+    return max(end for _, end in spans) - min(start for start, _ in spans)
 
 
 async def _timed_api(client: httpx.AsyncClient, bodies: list[dict[str, Any]]) -> float:
@@ -255,7 +284,7 @@ def _bodies(company: _Company, amounts: list[list[Decimal]]) -> list[dict[str, A
     return bodies
 
 
-async def bench_posting(rt: Runtime, url: str) -> dict[str, Any]:
+async def bench_posting(rt: Runtime, url: str, data_dir: Path) -> dict[str, Any]:
     n_batched = scaled(5_000, env="ATRIUM_BENCH_FINANCE_POSTINGS", minimum=BATCH)
     n_single = max(100, n_batched // 5)
     tenant = await tenancy.create(rt, TenantCreate(slug=TENANT))
@@ -271,8 +300,11 @@ async def bench_posting(rt: Runtime, url: str) -> dict[str, Any]:
         progress(f"post_many: {n_batched:,} entries, {BATCH} per unit of work; bare INSERTs alike")
         batched = await _timed_units(rt, _entries(posted, _amounts(n_batched, 5, 2)), BATCH)
         bare_batched = await bare.timed(conn, _amounts(n_batched, 5, 2), BATCH)
-        progress(f"post_many: {n_batched:,} entries, {BATCH} per unit of work, from {STREAMS} concurrent workers")
-        streamed = await _timed_streams(rt, _entries(posted, _amounts(n_batched, 5, 5)), BATCH, STREAMS)
+        progress(f"post_many: {n_batched:,} entries, {BATCH} per unit of work, from {STREAMS} worker processes")
+        before = await _posted(conn, posted.id)
+        streamed = await asyncio.to_thread(_timed_processes, url, data_dir, posted, n_batched, STREAMS)
+        if (made := await _posted(conn, posted.id) - before) != (n_batched // STREAMS + BATCH) * STREAMS:
+            raise RuntimeError(f"the worker processes posted {made:,} entries, not {n_batched:,} and their warm-ups")
         progress(f"post_many: {n_single:,} entries, one per unit of work; bare INSERTs alike")
         single = await _timed_units(rt, _entries(posted, _amounts(n_single, 5, 3)), 1)
         bare_single = await bare.timed(conn, _amounts(n_single, 5, 3), 1)
@@ -477,7 +509,7 @@ async def bench() -> Report:
             rt = Runtime(make_settings(url, tmp / "var"))
             try:
                 await migrate_all(rt, show_progress=False)
-                results.update(await bench_posting(rt, url))
+                results.update(await bench_posting(rt, url, tmp / "var"))
             finally:
                 await rt.close()
     with temp_dir(f"{NAME}-ledger") as tmp:
