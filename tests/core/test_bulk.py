@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, Numeric, Table, select
+from sqlalchemy import Column, Integer, MetaData, Numeric, Table, Text, select
 from sqlalchemy.exc import DBAPIError
 
 from atrium.core import bulk
@@ -106,4 +106,26 @@ async def test_insert_rows_keeps_numbers_exact(runtime: Runtime) -> None:
         (Decimal("-0.0001"), Decimal("1000")),
         (Decimal("12.3457"), None),
         (Decimal(0), Decimal("1.2345678901")),
+    ]
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
+async def test_insert_rows_sends_a_column_with_one_value_once(runtime: Runtime) -> None:
+    """A column that holds the same value in every row is bound as one scalar; what lands in the
+    table is the same as if every row had carried it, and rows that are wholly alike still insert."""
+    marks = Table("bulk_marks", MetaData(), Column("n", Integer), Column("amount", Numeric(20, 4)), Column("tag", Text))
+    async with runtime.db.platform_session() as session, session.begin():
+        await session.run_sync(lambda s: marks.create(s.connection()))
+        try:
+            await bulk.insert_rows(session, marks, [{"n": n, "amount": Decimal("1.5"), "tag": None} for n in range(3)])
+            await bulk.insert_rows(session, marks, [{"n": 9, "amount": Decimal("2.25"), "tag": "same"}] * 2)
+            stored = (await session.execute(select(marks).order_by(marks.c.n))).all()
+        finally:
+            await session.run_sync(lambda s: marks.drop(s.connection()))
+    assert [(n, Decimal(a), t) for n, a, t in stored] == [
+        (0, Decimal("1.5"), None),
+        (1, Decimal("1.5"), None),
+        (2, Decimal("1.5"), None),
+        (9, Decimal("2.25"), "same"),
+        (9, Decimal("2.25"), "same"),
     ]

@@ -3,13 +3,16 @@
 On PostgreSQL the rows travel as one array per column, ``INSERT … SELECT … FROM unnest(:a, :b, …)``:
 one statement whatever the number of rows, compiled and prepared once, and much cheaper to bind
 than a VALUES list with a parameter per cell. Unlike COPY it works under row-level security, so
-pooled tenants' tables take it too. Columns that hold one value for every row (``tenant_id``) are
-bound once as scalars, which also lets the tenant session's write guard read them. Elsewhere
-(SQLite) it is SQLAlchemy's executemany insert.
+pooled tenants' tables take it too. Columns that hold one value for every row are bound once as
+scalars: those the caller names (``tenant_id``, which lets the tenant session's write guard read
+it) and those that turn out so (a batch's one date or currency, a column left empty), which the
+driver then encodes and the server unnests once instead of per row. Elsewhere (SQLite) it is
+SQLAlchemy's executemany insert.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -25,7 +28,7 @@ T = TypeVar("T")
 Upsert = Callable[[Any], Insert]  # given the dialect's insert, add ON CONFLICT …
 
 
-@functools.cache
+@functools.lru_cache(maxsize=1024)  # one per table and split of its columns between arrays and scalars
 def _unnest_insert(table: Table, columns: tuple[str, ...], constants: tuple[str, ...]) -> postgresql.Insert:
     arrays = func.unnest(*[bindparam(name, type_=postgresql.ARRAY(_element(table.c[name].type))) for name in columns])
     source = arrays.table_valued(*columns).render_derived()
@@ -52,6 +55,9 @@ def _element(column_type: Any) -> Any:
     if (isinstance(column_type, String) and not isinstance(column_type, Enum)) or _as_text(column_type):
         return Text()
     return column_type
+
+
+_PLAIN = frozenset({str, int, bool, dt.date, dt.datetime, type(None)})  # equal means the same stored value
 
 
 def _array(values: list[Any], column_type: Any) -> list[Any]:
@@ -93,13 +99,25 @@ def _insert(
     table: Table = target if isinstance(target, Table) else target.__table__
     constants = dict(constants or {})
     if dialect == "postgresql":
-        stmt = _statement(table, tuple(rows[0]), tuple(constants), upsert)
-        return stmt, {name: _array([row[name] for row in rows], table.c[name].type) for name in rows[0]} | constants
+        arrays: dict[str, list[Any]] = {}
+        for name in rows[0]:
+            values = _array([row[name] for row in rows], table.c[name].type)
+            first = values[0]
+            if len(values) > 1 and type(first) in _PLAIN and all(v == first for v in values):
+                constants.setdefault(name, rows[0][name])  # one value for every row travels once
+            else:
+                arrays[name] = values
+        if not arrays:  # unnest needs one array to give the rows
+            name = next(iter(rows[0]))
+            arrays[name] = _array([row[name] for row in rows], table.c[name].type)
+            del constants[name]
+        stmt = _statement(table, tuple(arrays), tuple(constants), upsert)
+        return stmt, arrays | constants
     stmt = upsert(sqlite.insert(table)) if upsert is not None else insert(table)
     return stmt, [{**row, **constants} for row in rows]
 
 
-@functools.cache
+@functools.lru_cache(maxsize=1024)
 def _statement(table: Table, columns: tuple[str, ...], constants: tuple[str, ...], upsert: Upsert | None) -> Insert:
     stmt = _unnest_insert(table, columns, constants)
     return upsert(stmt) if upsert is not None else stmt
@@ -121,25 +139,20 @@ async def add_rows(
         return []
     mapper = inspect(model)
     manager = mapper.class_manager
-    columns = [(attr.key, attr.columns[0]) for attr in mapper.column_attrs]
-    keys = [mapper.get_property_by_column(column).key for column in mapper.primary_key]
+    keys, fixed, made = _defaults(mapper)
     constants = dict(constants or {})
+    given = [*rows[0]]
+    missing_fixed = {k: v for k, v in fixed.items() if k not in rows[0] and k not in constants}
+    missing_made = [(k, make) for k, make in made if k not in rows[0] and k not in constants]
     full: list[dict[str, Any]] = []
     for row in rows:
-        values = dict(row)
-        for key, column in columns:
-            if key not in values:
-                default = column.default
-                values[key] = None if default is None else (default.arg(None) if default.is_callable else default.arg)
-        if any(values[key] is None for key in keys):
+        values = {k: row[k] for k in given if k not in constants} | missing_fixed
+        for key, make in missing_made:
+            values[key] = make(None)
+        if any(values.get(key) is None and constants.get(key) is None for key in keys):
             raise ValueError(f"{mapper.class_.__name__}: add_rows needs the primary key set (no database-made keys)")
         full.append(values)
-    await insert_rows(
-        session,
-        mapper.local_table,
-        [{k: v for k, v in r.items() if k not in constants} for r in full],
-        constants=constants,
-    )
+    await insert_rows(session, mapper.local_table, full, constants=constants)
     objects = []
     for values in full:
         obj = manager.new_instance()
@@ -150,3 +163,19 @@ async def add_rows(
         session.add(obj)
         objects.append(obj)
     return objects
+
+
+@functools.cache
+def _defaults(mapper: Any) -> tuple[list[str], dict[str, Any], list[tuple[str, Callable[[Any], Any]]]]:
+    """A mapped class's primary key attributes, its columns' fixed Python-side defaults (None where
+    there is none) and the columns whose default is made per row."""
+    keys = [mapper.get_property_by_column(column).key for column in mapper.primary_key]
+    fixed: dict[str, Any] = {}
+    made: list[tuple[str, Callable[[Any], Any]]] = []
+    for attr in mapper.column_attrs:
+        default = attr.columns[0].default
+        if default is not None and default.is_callable:
+            made.append((attr.key, default.arg))
+        else:
+            fixed[attr.key] = None if default is None else default.arg
+    return keys, fixed, made

@@ -437,7 +437,12 @@ def _line_defaults(proposed: LineIn, account: Account) -> dict[str, Any]:
 
 
 def _fixed(value: Decimal | None, places: int) -> str | None:
-    return None if value is None else f"{Decimal(value):.{places}f}"
+    if value is None:
+        return None
+    return format(value if type(value) is Decimal else Decimal(value), _FIXED[places])
+
+
+_FIXED = {4: ".4f", 10: ".10f"}
 
 
 def line_fingerprint(line: Any) -> list[Any]:
