@@ -175,12 +175,17 @@ class Books:
         return found[0]
 
 
+# Built once: every posting reads a company's accounts and journals.
+_ACCOUNTS = select(Account).where(Account.company_id == bindparam("company_id"))
+_JOURNALS = select(Journal).where(Journal.company_id == bindparam("company_id"))
+
+
 async def books(session: AsyncSession, company_id: str) -> Books:
-    company = await session.scalar(select(Company).where(Company.id == company_id))
+    company = await session.get(Company, company_id)  # usually already loaded by the caller's check
     if company is None:
         raise NotFound(f"no company {company_id!r}", field="company_id")
-    accounts = (await session.scalars(select(Account).where(Account.company_id == company_id))).all()
-    journals = (await session.scalars(select(Journal).where(Journal.company_id == company_id))).all()
+    accounts = (await session.scalars(_ACCOUNTS, {"company_id": company_id})).all()
+    journals = (await session.scalars(_JOURNALS, {"company_id": company_id})).all()
     return Books(
         company,
         {a.id: a for a in accounts},
@@ -506,6 +511,13 @@ def _chain_upsert(dialect: str) -> Any:
     ).returning(ChainHead.position, ChainHead.hash)
 
 
+_CHAIN_HASH = (
+    update(ChainHead)
+    .where(ChainHead.tenant_id == bindparam("of_tenant"), ChainHead.company_id == bindparam("of_company"))
+    .values(hash=bindparam("new_hash"))
+)
+
+
 async def _take_numbers(session: AsyncSession, tenant_id: str, journal_id: str, fiscal_year: int, count: int) -> int:
     """Reserve ``count`` consecutive numbers; returns the first. The upsert takes the row lock, and
     a rollback gives the numbers back, so the sequence has no gaps."""
@@ -648,11 +660,7 @@ async def _write(access: Access, prepared: list[_Prepared]) -> None:
             entry.posted_at = now
             entry.posted_by = poster
             entry.draft_lines = None
-        await session.execute(
-            update(ChainHead)
-            .where(ChainHead.tenant_id == tenant_id, ChainHead.company_id == company_id)
-            .values(hash=previous)
-        )
+        await session.execute(_CHAIN_HASH, {"of_tenant": tenant_id, "of_company": company_id, "new_hash": previous})
     drafts = [p for p in prepared if p.entry is not None]
     fresh = [p for p in prepared if p.entry is None]
     made = await bulk.add_rows(session, Entry, [vars(p.head) for p in fresh], constants=stamp)

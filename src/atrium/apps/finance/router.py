@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Response, UploadFile, status
 from atrium.apps.finance import charts, fx, integrity, intercompany, posting, service, tabular
 from atrium.apps.finance import repository as repo
 from atrium.apps.finance.auth import CanLockPeriods, CanManageAccounts, CanPost, CanReadAccounts, CanReadJournal
+from atrium.apps.finance.models import Entry
 from atrium.apps.finance.schemas import (
     AccountCreate,
     AccountRead,
@@ -160,7 +161,7 @@ async def create_entry(data: EntryCreate, access: CanPost) -> EntryDetail:
         memo=data.memo,
     )
     entry = await (posting.post(access, proposal) if data.post else posting.save_draft(access, proposal))
-    return await _detail(access, entry.id)
+    return await _described(access, entry, attachments=False)  # a new entry has none yet
 
 
 @router.post("/journal-entries/intercompany", response_model=list[EntryDetail], status_code=status.HTTP_201_CREATED)
@@ -230,10 +231,16 @@ async def _detail(access: Access, entry_id: str) -> EntryDetail:
     entry = await repo.entry(access.session, entry_id)
     if entry is None:
         raise NotFound(f"no journal entry {entry_id!r}", field="entry_id")
+    return await _described(access, entry)
+
+
+async def _described(access: Access, entry: Entry, *, attachments: bool = True) -> EntryDetail:
     detail = EntryDetail.model_validate(entry)
     detail.lines = [LineRead.model_validate(line) for line in await posting.lines_of(access.session, entry.id)]
     detail.draft_lines = entry.draft_lines
-    detail.attachments = [AttachmentRead.model_validate(a) for a in await repo.attachments(access.session, entry.id)]
+    if attachments:
+        found = await repo.attachments(access.session, entry.id)
+        detail.attachments = [AttachmentRead.model_validate(a) for a in found]
     return detail
 
 
