@@ -22,7 +22,9 @@ from atrium.platform.tenancy.exceptions import TenantGone, TenantInactive, Tenan
 from atrium.runtime import Runtime
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    """Async although it awaits nothing: FastAPI runs a plain ``def`` dependency in a worker
+    thread, and this one is part of nearly every request."""
     runtime: Runtime = request.app.state.runtime
     return runtime
 

@@ -17,7 +17,7 @@ from atrium.platform.tenancy import service as tenants
 router = APIRouter(tags=["audit"])
 
 
-def _filter(
+async def _filter(  # async: FastAPI would run a plain def in a worker thread
     actor: str | None = None,
     action: Annotated[
         str | None, Query(description="Exact action, or a prefix ending in '.' (e.g. `tenant.`).")

@@ -104,7 +104,7 @@ Caller = Annotated[service.Caller, Depends(scim_caller)]
 @asynccontextmanager
 async def _unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
     """One platform transaction: committed when the block succeeds, rolled back when it raises."""
-    async with get_runtime(request).db.platform_session() as session, session.begin():
+    async with (await get_runtime(request)).db.platform_session() as session, session.begin():
         yield session
 
 
