@@ -183,6 +183,22 @@ async def test_an_expired_state_is_refused(auth: Any, idp: Idp) -> None:
     assert refused.status_code == 400 and refused.json()["field"] == "state"
 
 
+async def test_a_callback_in_another_browser_signs_nobody_in(auth: Any, idp: Idp) -> None:
+    """Login CSRF: someone starts a sign-in with their own IdP account and makes a victim's browser
+    open the IdP's redirect back. The round trip belongs to the browser that started it."""
+    client, sink, _rt = auth
+    await _tenant_with_connection(client, sink, idp)
+    location = await _to_idp(client, FOUNDER)  # the attacker's browser
+    back = await idp.authorize(location, "founder-at-idp", {"email": FOUNDER, "email_verified": True})
+    async with httpx.AsyncClient(transport=client._transport, base_url=client.base_url) as victim:
+        refused = await victim.get(local(back))
+        assert refused.status_code == 400 and refused.json()["field"] == "browser", refused.text
+        assert "atrium_sid" not in refused.cookies
+        assert (await victim.get("/api/v1/me")).status_code == 401
+    # the answer is spent: not even the browser that started the sign-in can use it now
+    assert (await client.get(local(back))).status_code == 400
+
+
 async def test_an_unknown_state_is_refused(auth: Any, idp: Idp) -> None:
     client, sink, _rt = auth
     connection_id = await _tenant_with_connection(client, sink, idp)

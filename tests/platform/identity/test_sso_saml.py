@@ -38,7 +38,8 @@ from atrium.core.errors import BadRequest
 from atrium.platform.identity.models import Membership, User
 from atrium.platform.identity.service import MEMBER
 from atrium.platform.identity.sso import saml as atrium_saml
-from atrium.platform.identity.sso.models import SsoConnection, SsoIdentity
+from atrium.platform.identity.sso import service as atrium_sso
+from atrium.platform.identity.sso.models import SsoConnection, SsoIdentity, SsoLoginState
 from atrium.platform.identity.sso.service import set_domains
 from atrium.runtime import Runtime
 from tests.platform.identity.conftest import SIGNUP, Sink
@@ -190,11 +191,21 @@ class Setup:
         assert response.status_code == 303, response.text
         return response.headers["location"]
 
-    async def post(self, saml_response: str, connection_id: str | None = None) -> httpx.Response:
-        return await self.client.post(
+    async def post(
+        self, saml_response: str, connection_id: str | None = None, *, browser: httpx.AsyncClient | None = None
+    ) -> httpx.Response:
+        """What a browser does with the IdP's answer: post it to the ACS and, when the ACS checked it,
+        follow it to ``finish`` (with the browser's cookies; ``browser`` defaults to this client)."""
+        browser = browser or self.client
+        acs = await browser.post(
             f"/api/v1/auth/sso/saml/{connection_id or self.connection_id}/acs",
             data={"SAMLResponse": saml_response, "RelayState": "ignored"},
         )
+        if acs.status_code != 303:
+            return acs
+        assert "/finish?request=" in acs.headers["location"]
+        assert "atrium_sid" not in acs.cookies  # nobody is signed in by the IdP's cross-site POST
+        return await browser.get(acs.headers["location"])
 
     async def idp_answer(self, email: str = FOUNDER, **kwargs: Any) -> str:
         login_url = await self.start()
@@ -249,6 +260,37 @@ async def _refused(s: Setup, response: httpx.Response, reason: str, status: int 
 
 
 # --- the happy path ------------------------------------------------------------------------------
+
+
+async def test_an_answer_posted_from_another_browser_signs_nobody_in(setup: Setup) -> None:
+    """Login CSRF: someone starts a sign-in with their own IdP account and makes a victim's browser
+    post the answer. The ACS checks it, but only the browser that started the sign-in may finish."""
+    saml_response = await setup.idp_answer()  # started in setup.client: the attacker's browser
+    async with httpx.AsyncClient(transport=setup.client._transport, base_url=setup.client.base_url) as victim:
+        refused = await setup.post(saml_response, browser=victim)
+        assert refused.status_code == 400, refused.text
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert refused.json()["field"] == "browser" and "another browser" in refused.json()["detail"]
+        assert "atrium_sid" not in refused.cookies
+        assert (await victim.get("/api/v1/me")).status_code == 401
+        # a cookie of its own does not help: it is not the one the sign-in was started with
+        await victim.get(f"/api/v1/auth/sso/saml/{setup.connection_id}/login")
+        assert victim.cookies.get(atrium_sso.BROWSER_COOKIE)
+        again = await victim.get(refused.request.url)
+        assert again.status_code == 400 and again.json()["field"] == "browser"
+        assert (await victim.get("/api/v1/me")).status_code == 401
+    failures = await _failures(setup.rt)
+    assert failures[-1].data["reason"].startswith("this sign-in was started in another browser")
+
+
+async def test_a_sign_in_is_finished_once(setup: Setup) -> None:
+    saml_response = await setup.idp_answer()
+    finished = await setup.post(saml_response)
+    assert finished.status_code == 303 and "atrium_sid" in finished.cookies
+    again = await setup.client.get(finished.request.url)
+    assert again.status_code == 400 and again.json()["field"] == "request"
+    async with setup.rt.db.platform_session() as session:
+        assert (await session.execute(select(SsoLoginState))).first() is None  # nothing left to finish
 
 
 async def test_sp_metadata_names_entity_id_acs_and_email_nameid(setup: Setup) -> None:

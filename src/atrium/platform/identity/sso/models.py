@@ -64,6 +64,12 @@ class SsoLoginState(ControlBase):
     nonce: Mapped[str | None] = mapped_column(String(128), default=None)
     code_verifier: Mapped[str | None] = mapped_column(String(128), default=None)
     return_to: Mapped[str | None] = mapped_column(String(500), default=None)
+    # SHA-256 of the binding cookie of the browser that started the round trip: only that browser
+    # may finish it, so nobody can sign someone else in with their own IdP answer (login CSRF).
+    browser_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    # SAML: the IdP's verified answer (subject, email), kept between the ACS, which the IdP's
+    # cross-site POST reaches without the browser's cookies, and the same-browser finish.
+    verified: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)

@@ -119,12 +119,15 @@ def is_oidc(connection: SsoConnection) -> bool:
     return connection.config.get("provider") != GITHUB
 
 
-async def login_redirect(rt: Runtime, connection: SsoConnection, return_to: str | None) -> str:
-    """Remember a new round trip and answer the IdP's authorization URL for it."""
+async def login_redirect(rt: Runtime, connection: SsoConnection, return_to: str | None, *, browser: str) -> str:
+    """Remember a new round trip, bound to the browser holding the token ``browser``, and answer
+    the IdP's authorization URL for it."""
     nonce = generate_token(32) if is_oidc(connection) else None
     verifier = generate_token(64)
     async with rt.db.platform_session() as session, session.begin():
-        state = await sso.new_state(session, connection, nonce=nonce, code_verifier=verifier, return_to=return_to)
+        state = await sso.new_state(
+            session, connection, nonce=nonce, code_verifier=verifier, return_to=return_to, browser=browser
+        )
     extra = {"nonce": nonce} if nonce else {}
     async with _client(rt, connection) as client:
         url, _ = client.create_authorization_url(
@@ -141,8 +144,10 @@ async def finish(
     code: str | None,
     error: str | None,
     error_description: str | None,
+    browser: str | None,
 ) -> tuple[IdpIdentity, str | None]:
-    """Check the IdP's redirect and exchange its code; answers the identity and the stored return_to."""
+    """Check the IdP's redirect (in the browser that started the sign-in, whose binding token is
+    ``browser``) and exchange its code; answers the identity and the stored return_to."""
     if error:  # an IdP may leave the state out of an error answer; the round trip ends either way
         if state_id:
             with suppress(SsoFailed):
@@ -152,6 +157,7 @@ async def finish(
     if not state_id:
         raise SsoFailed("the identity provider's answer carries no state; start the sign-in again", field="state")
     state = await _take(rt, connection, state_id)
+    sso.check_browser(state, browser)
     if not code:
         raise SsoFailed("the identity provider sent no authorization code", field="code")
     async with _client(rt, connection) as client:

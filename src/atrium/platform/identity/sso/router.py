@@ -176,18 +176,38 @@ async def _enabled(rt: RuntimeDep, connection_id: str, protocol: str | None = No
     return connection
 
 
+def browser_of(request: Request) -> str:
+    """The binding token of the browser starting a sign-in (see ``sso.check_browser``)."""
+    return sso.browser_token(request.cookies.get(sso.BROWSER_COOKIE))
+
+
+def keep_browser(response: Response, rt: RuntimeDep, token: str) -> Response:
+    response.set_cookie(
+        sso.BROWSER_COOKIE,
+        token,
+        max_age=sso.BROWSER_COOKIE_DAYS * 86_400,
+        httponly=True,
+        secure=rt.settings.env == "production",
+        samesite="lax",
+        path=sso.BROWSER_COOKIE_PATH,
+    )
+    return response
+
+
 @router.get("/api/v1/auth/sso/{connection_id}/login", status_code=status.HTTP_302_FOUND, response_class=Response)
-async def login(connection_id: str, rt: RuntimeDep, return_to: ReturnTo = None) -> Response:
-    """Send the browser to the connection's IdP (OIDC with PKCE, or a SAML AuthnRequest)."""
+async def login(connection_id: str, request: Request, rt: RuntimeDep, return_to: ReturnTo = None) -> Response:
+    """Send the browser to the connection's IdP (OIDC with PKCE, or a SAML AuthnRequest); the
+    round trip is bound to this browser by a cookie."""
     target = sso.safe_return_to(return_to)
     connection = await _enabled(rt, connection_id)
+    browser = browser_of(request)
     if connection.protocol == "saml":
         from atrium.platform.identity.sso import saml  # built alongside; imported when first needed
 
-        url = await saml.login_redirect(rt, connection, target)
+        url = await saml.login_redirect(rt, connection, target, browser=browser)
     else:
-        url = await oidc.login_redirect(rt, connection, target)
-    return RedirectResponse(url, status_code=status.HTTP_302_FOUND)
+        url = await oidc.login_redirect(rt, connection, target, browser=browser)
+    return keep_browser(RedirectResponse(url, status_code=status.HTTP_302_FOUND), rt, browser)
 
 
 @router.get(
@@ -205,7 +225,13 @@ async def oidc_callback(
     """Where the IdP sends the browser back: on success a new session and a redirect to return_to."""
     connection = await _enabled(rt, connection_id, protocol="oidc")
     who, return_to = await oidc.finish(
-        rt, connection, state_id=state, code=code, error=error, error_description=error_description
+        rt,
+        connection,
+        state_id=state,
+        code=code,
+        error=error,
+        error_description=error_description,
+        browser=request.cookies.get(sso.BROWSER_COOKIE),
     )
     ip, user_agent = request.client.host if request.client else None, request.headers.get("user-agent")
     if connection.tenant_id is None:

@@ -9,6 +9,13 @@ started (a single-use login state); when its audience is this SP and its time wi
 the first time its id is seen (the replay cache). SAML has no "email verified" claim, so an
 address links or creates an account only in a domain routed to the connection.
 
+The IdP's answer reaches the ACS as a cross-site POST, which carries none of the browser's
+SameSite=Lax cookies. So the ACS only checks it and keeps what it says with the sign-in; it then
+sends the browser to ``…/finish``, a plain navigation that does carry them, and that signs the
+person in only if this browser started the sign-in (the binding cookie, see
+``service.check_browser``). A response an attacker obtained for their own account and made a
+victim's browser post is refused there: no login CSRF.
+
 pysaml2 is synchronous and runs xmlsec1 on temporary files (unique names, deleted after use), so
 its work runs in a worker thread with a client built per call: nothing is shared between requests
 or processes.
@@ -24,7 +31,7 @@ import html
 import shutil
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 from cryptography import x509
@@ -51,6 +58,7 @@ from atrium.platform.identity.sso.service import (
     new_state,
     remember_assertion,
     safe_return_to,
+    take_answer,
     take_state,
 )
 
@@ -248,9 +256,10 @@ def _authn_request(settings: dict[str, Any], idp_entity_id: str, post_url: str) 
     return str(request_id), str(location)
 
 
-async def login_redirect(rt: Runtime, connection: SsoConnection, return_to: str | None) -> str:
-    """Start a sign-in: remember the AuthnRequest's id (InResponseTo) and where to land, and
-    return the URL to send the browser to (the IdP's, or Atrium's POST form for POST-only IdPs)."""
+async def login_redirect(rt: Runtime, connection: SsoConnection, return_to: str | None, *, browser: str) -> str:
+    """Start a sign-in: remember the AuthnRequest's id (InResponseTo), where to land and the
+    browser that asked (its binding token ``browser``), and return the URL to send the browser to
+    (the IdP's, or Atrium's POST form for POST-only IdPs)."""
     if connection.protocol != "saml" or not connection.enabled:
         raise SsoFailed("this SAML connection is disabled", field="connection_id")
     target = safe_return_to(return_to) or "/"
@@ -259,7 +268,7 @@ async def login_redirect(rt: Runtime, connection: SsoConnection, return_to: str 
     post_url = f"{sp_entity_id(rt, connection.id)}/authn-request"
     request_id, url = await asyncio.to_thread(_authn_request, settings, config["idp_entity_id"], post_url)
     async with rt.db.platform_session() as session, session.begin():
-        await new_state(session, connection, state_id=request_id, return_to=target)
+        await new_state(session, connection, state_id=request_id, return_to=target, browser=browser)
     return url
 
 
@@ -438,39 +447,59 @@ async def _record_failure(rt: Runtime, connection: SsoConnection, exc: AtriumErr
         )
 
 
-async def _sign_in(
-    rt: Runtime, connection: SsoConnection, saml_response: str | None, *, ip: str | None, user_agent: str | None
-) -> tuple[SignedIn, str]:
+async def _check(rt: Runtime, connection: SsoConnection, saml_response: str | None) -> str:
+    """Verify the IdP's response and keep what it says with the sign-in it answers; spend the
+    assertion and the request together. Returns the request's id, which the browser finishes."""
     if not connection.enabled:
         raise SsoFailed("this SAML connection is disabled", field="connection_id")
     config = _idp_config(connection)
     xml, request_id = _decode(saml_response)
     verified = await asyncio.to_thread(_verify, _sp_settings(rt, connection.id, config), config, xml, request_id)
     async with rt.db.platform_session() as session, session.begin():
-        # the assertion and its request are spent together, before anyone is signed in
         await remember_assertion(session, connection.id, verified.assertion_id, verified.expires_at)
         state = await take_state(session, verified.request_id, connection.id)
-        return_to = state.return_to or "/"
-    signed_in = await complete_login(
-        rt,
-        connection,
-        subject=verified.subject,
-        email=verified.email,
-        email_verified=False,  # SAML cannot say; only the connection's own domains are trusted
-        ip=ip,
-        user_agent=user_agent,
-    )
-    return signed_in, return_to
+        state.verified = {"subject": verified.subject, "email": verified.email}
+        return state.id
 
 
-async def consume_response(
-    rt: Runtime, connection_id: str, saml_response: str | None, *, ip: str | None, user_agent: str | None
-) -> tuple[SignedIn, str]:
-    """The ACS: check the IdP's response and sign the person in; returns the session and where to
-    send the browser. Any refusal is recorded as ``user.sso.failed`` and nobody is signed in."""
+async def consume_response(rt: Runtime, connection_id: str, saml_response: str | None) -> str:
+    """The ACS: check the IdP's response; returns the path where the browser finishes the sign-in
+    (the IdP's POST carries none of the browser's cookies, so nobody is signed in here). Any
+    refusal is recorded as ``user.sso.failed``."""
     connection = await saml_connection(rt, connection_id)
     try:
-        return await _sign_in(rt, connection, saml_response, ip=ip, user_agent=user_agent)
+        request_id = await _check(rt, connection, saml_response)
     except AtriumError as exc:
         await _record_failure(rt, connection, exc)
         raise
+    return f"{PREFIX}/{connection.id}/finish?request={quote(request_id)}"
+
+
+async def finish(
+    rt: Runtime,
+    connection_id: str,
+    request_id: str,
+    *,
+    browser: str | None,
+    ip: str | None,
+    user_agent: str | None,
+) -> tuple[SignedIn, str]:
+    """Sign in the person the IdP vouched for, in the browser that started the sign-in (binding
+    token ``browser``); returns the session and where to land. The answer is used once."""
+    connection = await saml_connection(rt, connection_id)
+    try:
+        async with rt.db.platform_session() as session, session.begin():
+            verified, return_to = await take_answer(session, request_id, connection.id, browser)
+        signed_in = await complete_login(
+            rt,
+            connection,
+            subject=verified["subject"],
+            email=verified["email"],
+            email_verified=False,  # SAML cannot say; only the connection's own domains are trusted
+            ip=ip,
+            user_agent=user_agent,
+        )
+    except AtriumError as exc:
+        await _record_failure(rt, connection, exc)
+        raise
+    return signed_in, return_to

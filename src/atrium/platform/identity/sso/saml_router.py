@@ -10,6 +10,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from atrium.api.deps import RuntimeDep
 from atrium.platform.identity.router import _set_session_cookie
 from atrium.platform.identity.sso import saml
+from atrium.platform.identity.sso.router import browser_of, keep_browser
+from atrium.platform.identity.sso.service import BROWSER_COOKIE
 
 router = APIRouter(prefix=saml.PREFIX, tags=["sso"])
 
@@ -25,13 +27,15 @@ async def metadata(connection_id: str, rt: RuntimeDep) -> Response:
 @router.get("/{connection_id}/login", status_code=status.HTTP_303_SEE_OTHER, response_class=RedirectResponse)
 async def login(
     connection_id: str,
+    request: Request,
     rt: RuntimeDep,
     return_to: Annotated[str | None, Query(max_length=500, description="A path on this site.")] = None,
-) -> RedirectResponse:
-    """Start a sign-in: 303 to the IdP with a new AuthnRequest."""
+) -> Response:
+    """Start a sign-in: 303 to the IdP with a new AuthnRequest, bound to this browser by a cookie."""
     connection = await saml.saml_connection(rt, connection_id)
-    url = await saml.login_redirect(rt, connection, return_to)
-    return RedirectResponse(url, status_code=status.HTTP_303_SEE_OTHER)
+    browser = browser_of(request)
+    url = await saml.login_redirect(rt, connection, return_to, browser=browser)
+    return keep_browser(RedirectResponse(url, status_code=status.HTTP_303_SEE_OTHER), rt, browser)
 
 
 @router.get("/{connection_id}/authn-request/{request_id}", response_class=HTMLResponse)
@@ -45,16 +49,30 @@ async def authn_request(connection_id: str, request_id: str, rt: RuntimeDep) -> 
 @router.post("/{connection_id}/acs", status_code=status.HTTP_303_SEE_OTHER, response_class=RedirectResponse)
 async def acs(
     connection_id: str,
-    request: Request,
     rt: RuntimeDep,
     saml_response: Annotated[str | None, Form(alias="SAMLResponse")] = None,
 ) -> RedirectResponse:
-    """The IdP posts its response here; on success a session cookie and 303 to where sign-in began.
-    ``RelayState`` is ignored: where to land is kept server-side with the request's id."""
-    signed_in, return_to = await saml.consume_response(
+    """The IdP posts its response here. It is checked, then 303 to ``finish``, where the browser
+    that started the sign-in completes it. ``RelayState`` is ignored: where to land is kept
+    server-side with the request's id."""
+    finish_at = await saml.consume_response(rt, connection_id, saml_response)
+    return RedirectResponse(finish_at, status_code=status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/{connection_id}/finish", status_code=status.HTTP_303_SEE_OTHER, response_class=RedirectResponse)
+async def finish(
+    connection_id: str,
+    request: Request,
+    rt: RuntimeDep,
+    request_id: Annotated[str, Query(alias="request", max_length=64)],
+) -> RedirectResponse:
+    """Sign in, in the browser that started the sign-in only: a session cookie and 303 to where
+    sign-in began."""
+    signed_in, return_to = await saml.finish(
         rt,
         connection_id,
-        saml_response,
+        request_id,
+        browser=request.cookies.get(BROWSER_COOKIE),
         ip=request.client.host if request.client else None,
         user_agent=request.headers.get("user-agent"),
     )

@@ -12,6 +12,8 @@ a new account and a membership in the tenant.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import secrets
 from typing import TYPE_CHECKING
 
@@ -46,6 +48,41 @@ class SsoFailed(AtriumError):
 class AssertionReplayed(SsoFailed):
     code = "sso-replay"
     title = "Assertion already used"
+
+
+# -- the browser a sign-in belongs to -----------------------------------------------------------
+#
+# A round trip to an IdP is bound to the browser that started it: /login sets a random token in an
+# HttpOnly cookie (kept for the browser's later sign-ins) and the state stores its SHA-256. The
+# answer is accepted only from a request carrying that cookie, so an attacker cannot complete, in
+# someone else's browser, a sign-in they started with their own account (login CSRF). The cookie
+# is SameSite=Lax: a SAML IdP's cross-site POST to the ACS arrives without it, so the ACS checks
+# the response and then sends the browser to a same-browser GET that finishes the sign-in.
+
+BROWSER_COOKIE = "atrium_sso_browser"
+BROWSER_COOKIE_PATH = "/api/v1/auth/sso"
+BROWSER_COOKIE_DAYS = 30
+
+
+def browser_token(cookie: str | None) -> str:
+    """The token the browser's cookie holds, or a new one when it holds none (or nonsense)."""
+    if cookie and 40 <= len(cookie) <= 64 and all(c.isalnum() or c in "-_" for c in cookie):
+        return cookie
+    return secrets.token_urlsafe(32)
+
+
+def browser_hash(token: str | None) -> str | None:
+    return hashlib.sha256(token.encode()).hexdigest() if token else None
+
+
+def check_browser(state: SsoLoginState, cookie: str | None) -> None:
+    """Refuse an answer reaching a browser other than the one that started the sign-in."""
+    given = browser_hash(cookie)
+    if state.browser_hash is None or given is None or not hmac.compare_digest(state.browser_hash, given):
+        raise SsoFailed(
+            "this sign-in was started in another browser (or this browser blocked its cookie); start it again here",
+            field="browser",
+        )
 
 
 def local_path(value: str | None) -> bool:
@@ -127,14 +164,17 @@ async def new_state(
     nonce: str | None = None,
     code_verifier: str | None = None,
     return_to: str | None = None,
+    browser: str,
 ) -> SsoLoginState:
-    """Remember one round trip to the IdP (``state_id`` defaults to a fresh random value)."""
+    """Remember one round trip to the IdP (``state_id`` defaults to a fresh random value), bound to
+    the browser holding the token ``browser``."""
     state = SsoLoginState(
         id=state_id or secrets.token_urlsafe(32),
         connection_id=connection.id,
         nonce=nonce,
         code_verifier=code_verifier,
         return_to=return_to,
+        browser_hash=browser_hash(browser),
         expires_at=utcnow() + dt.timedelta(minutes=STATE_MINUTES),
     )
     session.add(state)
@@ -155,6 +195,23 @@ async def take_state(session: AsyncSession, state_id: str, connection_id: str) -
         raise SsoFailed("the sign-in took too long; start again", field="state")
     state.used_at = utcnow()
     return state
+
+
+async def take_answer(
+    session: AsyncSession, state_id: str, connection_id: str, browser: str | None
+) -> tuple[dict[str, str], str]:
+    """Finish a round trip the IdP has answered (SAML): only in the browser that started it, once.
+    Returns what the IdP said and where to land."""
+    state = (
+        await session.execute(select(SsoLoginState).where(SsoLoginState.id == state_id).with_for_update())
+    ).scalar_one_or_none()
+    if state is None or state.connection_id != connection_id or state.verified is None:
+        raise SsoFailed("no answered sign-in to finish; start the sign-in again", field="request")
+    if state.expires_at <= utcnow():
+        raise SsoFailed("the sign-in took too long; start again", field="request")
+    check_browser(state, browser)
+    await session.delete(state)
+    return dict(state.verified), state.return_to or "/"
 
 
 async def remember_assertion(
