@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from atrium.apps.finance.integrity import verify
 from atrium.apps.finance.jobs import acting
 from atrium.apps.finance.models import Balance, Entry, Line
+from atrium.core.events.models import OutboxEvent
 from atrium.platform.access import catalog
 from tests.apps.finance.conftest import csrf
 from tests.platform.access.conftest import World, problem
@@ -100,6 +101,51 @@ async def test_entries_post_with_gap_free_numbers_into_a_verifiable_chain(world:
         "broken_at": None,
         "problem": None,
     }
+
+
+async def test_every_posting_is_an_event_for_consumers(world: World) -> None:
+    """``finance.entry.posted`` on ``finance.events``, in the posting's transaction: one per entry,
+    reversals included, and none for an entry that was refused."""
+    cfo, company, k = await _books(world)
+    first = (
+        await cfo.post(
+            f"{F}/journal-entries",
+            json=_entry(company, "2026-03-01", (k["bank"], "250.00", "0"), (k["equity"], "0", "250.00")),
+        )
+    ).json()
+    refused = await cfo.post(
+        f"{F}/journal-entries", json=_entry(company, "2026-03-01", (k["bank"], "1", "0"), (k["equity"], "0", "2"))
+    )
+    assert refused.status_code == 422
+    reversal = await cfo.post(f"{F}/journal-entries/{first['id']}/reverse", json={"reason": "typo"})
+    assert reversal.status_code == 201, reversal.text
+    async with world.rt.db.platform_session() as session:
+        rows = await session.scalars(
+            select(OutboxEvent).where(OutboxEvent.topic == "finance.events").order_by(OutboxEvent.created_at)
+        )
+        events = [e.envelope for e in rows]
+    assert [(e["type"], e["subject"], e["data"]["number"]) for e in events] == [
+        ("finance.entry.posted", first["id"], "GEN/2026/00001"),
+        ("finance.entry.posted", reversal.json()["id"], "GEN/2026/00002"),
+    ]
+    assert events[0]["data"] | {"entry_id": None} == {
+        "entry_id": None,
+        "company_id": company["id"],
+        "journal": "GEN",
+        "number": "GEN/2026/00001",
+        "date": "2026-03-01",
+        "currency": "EUR",
+        "total": "250.00",
+        "lines": 2,
+        "source": "manual",
+        "source_id": None,
+        "reversal_of": None,
+    }
+    assert events[1]["data"]["reversal_of"] == first["id"]
+    acme = await world.rt.tenants.resolve("acme")
+    assert acme is not None
+    assert all(e["tenantid"] == acme.id and e["specversion"] == "1.0" and e["id"] for e in events)
+    assert len({e["id"] for e in events}) == 2
 
 
 async def test_bad_entries_are_refused_naming_the_line_and_nothing_is_written(world: World) -> None:

@@ -45,6 +45,7 @@ from atrium.apps.finance.money import ZERO, fiscal_year_of, period_of, rounded, 
 from atrium.core import bulk
 from atrium.core.db import canonical_json, new_id, utcnow
 from atrium.core.errors import Conflict, NotFound, ValidationFailed
+from atrium.core.events import outbox
 from atrium.platform.access.auth import Access
 
 LOCK_PERMISSION = "finance.period.lock"
@@ -675,6 +676,12 @@ async def _write(access: Access, prepared: list[_Prepared]) -> None:
     # its reversal) would otherwise hold slots while it waits for the chain, and a posting that
     # holds the chain could be waiting for those slots.
     await _add_balances(session, tenant_id, line_rows)
+    await outbox.publish_many(
+        access.platform,
+        "finance.events",
+        [("finance.entry.posted", _posted_event(p), p.head.id) for p in prepared],
+        tenant_id=tenant_id,
+    )
     await trail.record_many(
         access,
         [
@@ -695,6 +702,24 @@ async def _write(access: Access, prepared: list[_Prepared]) -> None:
             for p in prepared
         ],
     )
+
+
+def _posted_event(p: _Prepared) -> dict[str, Any]:
+    """What ``finance.entry.posted`` tells consumers (analytics, the copilot's index, integrations)."""
+    head = p.head
+    return {
+        "entry_id": head.id,
+        "company_id": head.company_id,
+        "journal": p.journal.code,
+        "number": head.number,
+        "date": head.date.isoformat(),
+        "currency": head.currency,
+        "total": str(head.total),
+        "lines": head.line_count,
+        "source": head.source,
+        "source_id": head.source_id,
+        "reversal_of": head.reversal_of_id,
+    }
 
 
 class _Row:

@@ -18,6 +18,7 @@ TOPICS = (
     "workflow.events",
     "closing.events",
     "tenant.events",
+    "finance.events",
 )
 
 
