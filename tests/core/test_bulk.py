@@ -117,15 +117,14 @@ async def test_insert_rows_sends_a_column_with_one_value_once(runtime: Runtime) 
     async with runtime.db.platform_session() as session, session.begin():
         await session.run_sync(lambda s: marks.create(s.connection()))
         try:
-            await bulk.insert_rows(session, marks, [{"n": n, "amount": Decimal("1.5"), "tag": None} for n in range(3)])
-            await bulk.insert_rows(session, marks, [{"n": 9, "amount": Decimal("2.25"), "tag": "same"}] * 2)
+            many = bulk.UNIFORM_FROM
+            await bulk.insert_rows(
+                session, marks, [{"n": n, "amount": Decimal("1.5"), "tag": None} for n in range(many)]
+            )
+            await bulk.insert_rows(session, marks, [{"n": 99, "amount": Decimal("2.25"), "tag": "same"}] * many)
             stored = (await session.execute(select(marks).order_by(marks.c.n))).all()
         finally:
             await session.run_sync(lambda s: marks.drop(s.connection()))
     assert [(n, Decimal(a), t) for n, a, t in stored] == [
-        (0, Decimal("1.5"), None),
-        (1, Decimal("1.5"), None),
-        (2, Decimal("1.5"), None),
-        (9, Decimal("2.25"), "same"),
-        (9, Decimal("2.25"), "same"),
-    ]
+        (n, Decimal("1.5"), None) for n in range(bulk.UNIFORM_FROM)
+    ] + [(99, Decimal("2.25"), "same")] * bulk.UNIFORM_FROM

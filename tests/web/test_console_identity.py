@@ -182,7 +182,9 @@ async def test_a_tenant_admin_adds_saml_connections_that_sign_people_in(auth: An
     started = await client.get(f"/api/v1/auth/sso/saml/{stored.id}/login", params={"return_to": "/account"})
     assert started.status_code == 303, started.text
     answer = saml_idp.answer(started.headers["location"], sp_metadata.text, ADMIN)
-    landed = await client.post(local(f"{entity_id}/acs"), data={"SAMLResponse": answer})
+    checked = await client.post(local(f"{entity_id}/acs"), data={"SAMLResponse": answer})
+    assert checked.status_code == 303 and "/finish?request=" in checked.headers["location"], checked.text
+    landed = await client.get(checked.headers["location"])  # the browser that started it finishes it
     assert landed.status_code == 303 and landed.headers["location"] == "/account", landed.text
     assert (await client.get("/api/v1/me")).json()["email"] == ADMIN
 

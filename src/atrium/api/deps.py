@@ -207,10 +207,7 @@ async def tenant_context(
         await policies.enforce(rt, ref.id, ip=ip, mfa=principal.mfa, interactive=principal.via == "session")
     async with rt.db.tenant_unit_of_work(ref) as (session, platform):
         yield TenantContext(ref, session, platform)
-        if session.in_transaction():
-            await session.commit()
-        if platform is not session and platform.in_transaction():
-            await platform.commit()
+        await rt.db.commit_unit_of_work(session, platform)
 
 
 Tenant = Annotated[TenantContext, Depends(tenant_context, scope="function")]

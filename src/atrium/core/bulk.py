@@ -57,6 +57,9 @@ def _element(column_type: Any) -> Any:
     return column_type
 
 
+# From this many rows a column with one value travels once. Fewer rows gain little, and every split
+# of a table's columns between arrays and scalars is a statement of its own to prepare and cache.
+UNIFORM_FROM = 16
 _PLAIN = frozenset({str, int, bool, dt.date, dt.datetime, type(None)})  # equal means the same stored value
 
 
@@ -103,7 +106,7 @@ def _insert(
         for name in rows[0]:
             values = _array([row[name] for row in rows], table.c[name].type)
             first = values[0]
-            if len(values) > 1 and type(first) in _PLAIN and all(v == first for v in values):
+            if len(values) >= UNIFORM_FROM and type(first) in _PLAIN and all(v == first for v in values):
                 constants.setdefault(name, rows[0][name])  # one value for every row travels once
             else:
                 arrays[name] = values

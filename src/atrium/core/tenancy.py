@@ -170,7 +170,7 @@ class Database:
         transaction: the audit event and the change commit together. (On SQLite it must be so
         anyway, one writer per file; on PostgreSQL the application role may append to the audit
         trail and the outbox but not read them.) Other modes get a platform session that
-        commits right after the tenant session.
+        commits right after the tenant session (``commit_unit_of_work``).
         """
         async with self.tenant_session(tenant) as session:
             if tenant.isolation == "pooled":
@@ -178,6 +178,21 @@ class Database:
                 return
             async with self.platform_session() as platform:
                 yield session, platform
+
+    @staticmethod
+    async def commit_unit_of_work(session: AsyncSession, platform: AsyncSession) -> None:
+        """Commit what ``tenant_unit_of_work`` gave. With two sessions the platform's audit events
+        are linked and written first, so that only the platform's final COMMIT follows the
+        tenant's: a failure there (a lock, a bad row) cannot leave committed tenant data behind."""
+        from atrium.core.audit.service import link_now  # audit builds on the database layer
+
+        split = platform is not session
+        if split and platform.in_transaction():
+            await link_now(platform)
+        if session.in_transaction():
+            await session.commit()
+        if split and platform.in_transaction():
+            await platform.commit()
 
     @asynccontextmanager
     async def _attached(self, tenant: TenantRef) -> AsyncIterator[AsyncConnection]:

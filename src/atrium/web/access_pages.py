@@ -1007,9 +1007,7 @@ async def create_note(request: Request, view: NoteWriter) -> Response:
         async with rt.db.tenant_unit_of_work(view.tenant) as (session, platform):
             access = Access(TenantContext(view.tenant, session, platform), view.principal, view.subject)
             note = await notes.create(access, data)
-            await session.commit()
-            if platform is not session:
-                await platform.commit()
+            await rt.db.commit_unit_of_work(session, platform)
     except (AtriumError, ValidationError) as exc:
         flash(request, problem_text(exc), "error")
         return await _notes_page(request, view, error_status(exc), typed=typed)

@@ -104,10 +104,7 @@ async def _ledger(request: Request, view: TenantView) -> AsyncIterator[Access]:
     ends without error (as the API's request is), rolled back otherwise."""
     async with _runtime(request).db.tenant_unit_of_work(view.tenant) as (session, platform):
         yield Access(TenantContext(view.tenant, session, platform), view.principal, view.subject)
-        if session.in_transaction():
-            await session.commit()
-        if platform is not session and platform.in_transaction():
-            await platform.commit()
+        await _runtime(request).db.commit_unit_of_work(session, platform)
 
 
 def _can(view: TenantView, permission: str) -> bool:

@@ -125,6 +125,25 @@ async def test_a_rolled_back_savepoint_takes_back_only_its_events(runtime: Runti
     assert (await verify(runtime, tenant)).ok
 
 
+async def test_a_transaction_committed_with_a_savepoint_open_keeps_every_event(runtime: Runtime) -> None:
+    tenant = str(uuid.uuid4())
+    async with runtime.db.platform_session() as session, session.begin():
+        await audit.record(session, action="test.outer", tenant_id=tenant)
+        await session.begin_nested()  # left open: the transaction's commit releases it
+        await audit.record(session, action="test.inner", tenant_id=tenant)
+    rows = await chain_rows(runtime, tenant)
+    assert [r.action for r in rows] == ["test.outer", "test.inner"]
+    assert_linked(rows, tenant, tenant)
+
+
+async def test_an_empty_batch_records_nothing_and_opens_nothing(runtime: Runtime) -> None:
+    async with runtime.db.platform_session() as session:
+        await audit.record_many(session, [], tenant_id=str(uuid.uuid4()))
+        assert not session.in_transaction()
+        async with session.begin():  # the caller's own transaction can still start
+            await audit.record(session, action="test.after")
+
+
 @pytest.mark.parametrize("backend", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
 async def test_an_open_transaction_holds_no_lock_on_its_chain(runtime: Runtime) -> None:
     """Events are linked at commit, so the chain's head is locked only while a transaction commits.

@@ -275,12 +275,25 @@ async def test_an_answer_posted_from_another_browser_signs_nobody_in(setup: Setu
         assert (await victim.get("/api/v1/me")).status_code == 401
         # a cookie of its own does not help: it is not the one the sign-in was started with
         await victim.get(f"/api/v1/auth/sso/saml/{setup.connection_id}/login")
-        assert victim.cookies.get(atrium_sso.BROWSER_COOKIE)
+        assert victim.cookies.get(atrium_sso.browser_cookie(production=False))
         again = await victim.get(refused.request.url)
         assert again.status_code == 400 and again.json()["field"] == "browser"
         assert (await victim.get("/api/v1/me")).status_code == 401
     failures = await _failures(setup.rt)
     assert failures[-1].data["reason"].startswith("this sign-in was started in another browser")
+
+
+async def test_a_connection_switched_off_after_the_answer_signs_nobody_in(setup: Setup) -> None:
+    saml_response = await setup.idp_answer()
+    acs = await setup.client.post(
+        f"/api/v1/auth/sso/saml/{setup.connection_id}/acs", data={"SAMLResponse": saml_response}
+    )
+    assert acs.status_code == 303, acs.text
+    async with setup.rt.db.platform_session() as session, session.begin():
+        connection = await session.get(SsoConnection, setup.connection_id)
+        assert connection is not None
+        connection.enabled = False
+    await _refused(setup, await setup.client.get(acs.headers["location"]), "disabled")
 
 
 async def test_a_sign_in_is_finished_once(setup: Setup) -> None:

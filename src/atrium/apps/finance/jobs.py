@@ -20,6 +20,4 @@ async def acting(rt: Runtime, tenant: str, actor: str = "system") -> AsyncIterat
         raise NotFound(f"no tenant {tenant!r}", field="tenant")
     async with rt.db.tenant_unit_of_work(ref) as (session, platform):
         yield system_access(TenantContext(ref, session, platform), actor)
-        await session.commit()
-        if platform is not session:
-            await platform.commit()
+        await rt.db.commit_unit_of_work(session, platform)

@@ -122,7 +122,11 @@ class _Pending:
 
 def _pend(session: AsyncSession, items: list[_Pending]) -> None:
     sync = session.sync_session
-    if not sync.in_transaction():
+    root = sync.get_transaction()
+    if root is not None and not root.is_active:
+        # after the commit's hook (an after_commit handler, a flush the commit runs): it would be lost
+        raise RuntimeError("an audit event was recorded while its transaction was committing; record it before")
+    if root is None:
         sync.begin()  # no statement has run yet: the events alone make the transaction one to commit
     savepoint = sync.get_nested_transaction()
     for item in items:
@@ -131,10 +135,27 @@ def _pend(session: AsyncSession, items: list[_Pending]) -> None:
 
 
 @event.listens_for(Session, "before_commit")
-def _link_pending(session: Session) -> None:
-    """Give the transaction's events their places in their chains, then write them."""
+def _link_at_commit(session: Session) -> None:
+    """The transaction commits: link its events. Also when its outermost savepoint is released
+    (the savepoint's work is then the transaction's for good): SQLAlchemy does not say whether it
+    is the transaction or a savepoint that commits, and a transaction committed with a savepoint
+    still open releases that savepoint last, so linking there is what keeps every event."""
+    innermost = session.get_nested_transaction()
+    if innermost is None or (innermost.parent is not None and innermost.parent.parent is None):
+        _link(session)
+
+
+async def link_now(session: AsyncSession) -> None:
+    """Link and write the session's queued events now, before its commit. For a unit of work that
+    commits a tenant's own database first: its audit events are then written (and their heads
+    locked) before the tenant's commit, so only the platform's final COMMIT follows it."""
+    await session.run_sync(_link)
+
+
+def _link(session: Session) -> None:
+    """Give the queued events their places in their chains, then write them."""
     pending: list[_Pending] | None = session.info.get(_PENDING)
-    if not pending or session.in_nested_transaction():
+    if not pending:
         return
     session.flush()  # every other change first: after the heads, this transaction waits for nothing
     del session.info[_PENDING]
@@ -152,6 +173,14 @@ def _link_pending(session: Session) -> None:
         else:
             session.add_all(p.event for p in group)
             session.flush()
+
+
+@event.listens_for(Session, "after_commit")
+def _nothing_left_behind(session: Session) -> None:
+    """Every event of a committed transaction was written; one queued too late is a bug to see."""
+    if not session.in_nested_transaction() and session.info.get(_PENDING):
+        session.info.pop(_PENDING)
+        raise RuntimeError("audit events were queued after their transaction's commit began and were not written")
 
 
 @event.listens_for(Session, "after_soft_rollback")
@@ -220,6 +249,8 @@ async def record_many(
     """Append many events of one actor to their chain at once: ``(action, object_type, object_id,
     data)`` each. Linked at commit as ``record``'s are, written with one statement (a batch of
     postings writes hundreds; an ORM object each would cost more than the postings)."""
+    if not events:
+        return
     chain = chain_of(tenant_id)
     actor = actor or context.actor.get()
     request_id, correlation_id = context.request_id.get(), context.correlation_id.get()

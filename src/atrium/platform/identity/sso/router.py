@@ -176,20 +176,26 @@ async def _enabled(rt: RuntimeDep, connection_id: str, protocol: str | None = No
     return connection
 
 
-def browser_of(request: Request) -> str:
-    """The binding token of the browser starting a sign-in (see ``sso.check_browser``)."""
-    return sso.browser_token(request.cookies.get(sso.BROWSER_COOKIE))
+def browser_cookie(request: Request, rt: RuntimeDep) -> str | None:
+    """The binding cookie the browser sent (see ``sso.check_browser``)."""
+    return request.cookies.get(sso.browser_cookie(rt.settings.env == "production"))
+
+
+def browser_of(request: Request, rt: RuntimeDep) -> str:
+    """The binding token of the browser starting a sign-in: the one it holds, or a new one."""
+    return sso.browser_token(browser_cookie(request, rt))
 
 
 def keep_browser(response: Response, rt: RuntimeDep, token: str) -> Response:
+    production = rt.settings.env == "production"
     response.set_cookie(
-        sso.BROWSER_COOKIE,
+        sso.browser_cookie(production),
         token,
-        max_age=sso.BROWSER_COOKIE_DAYS * 86_400,
+        max_age=sso.BROWSER_COOKIE_MINUTES * 60,
         httponly=True,
-        secure=rt.settings.env == "production",
+        secure=production,
         samesite="lax",
-        path=sso.BROWSER_COOKIE_PATH,
+        path="/",
     )
     return response
 
@@ -200,7 +206,7 @@ async def login(connection_id: str, request: Request, rt: RuntimeDep, return_to:
     round trip is bound to this browser by a cookie."""
     target = sso.safe_return_to(return_to)
     connection = await _enabled(rt, connection_id)
-    browser = browser_of(request)
+    browser = browser_of(request, rt)
     if connection.protocol == "saml":
         from atrium.platform.identity.sso import saml  # built alongside; imported when first needed
 
@@ -231,7 +237,7 @@ async def oidc_callback(
         code=code,
         error=error,
         error_description=error_description,
-        browser=request.cookies.get(sso.BROWSER_COOKIE),
+        browser=browser_cookie(request, rt),
     )
     ip, user_agent = request.client.host if request.client else None, request.headers.get("user-agent")
     if connection.tenant_id is None:

@@ -488,6 +488,8 @@ async def finish(
     token ``browser``); returns the session and where to land. The answer is used once."""
     connection = await saml_connection(rt, connection_id)
     try:
+        if not connection.enabled:  # switched off since the ACS checked the answer
+            raise SsoFailed("this SAML connection is disabled", field="connection_id")
         async with rt.db.platform_session() as session, session.begin():
             verified, return_to = await take_answer(session, request_id, connection.id, browser)
         signed_in = await complete_login(

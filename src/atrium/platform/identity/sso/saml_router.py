@@ -10,8 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from atrium.api.deps import RuntimeDep
 from atrium.platform.identity.router import _set_session_cookie
 from atrium.platform.identity.sso import saml
-from atrium.platform.identity.sso.router import browser_of, keep_browser
-from atrium.platform.identity.sso.service import BROWSER_COOKIE
+from atrium.platform.identity.sso.router import browser_cookie, browser_of, keep_browser
 
 router = APIRouter(prefix=saml.PREFIX, tags=["sso"])
 
@@ -33,7 +32,7 @@ async def login(
 ) -> Response:
     """Start a sign-in: 303 to the IdP with a new AuthnRequest, bound to this browser by a cookie."""
     connection = await saml.saml_connection(rt, connection_id)
-    browser = browser_of(request)
+    browser = browser_of(request, rt)
     url = await saml.login_redirect(rt, connection, return_to, browser=browser)
     return keep_browser(RedirectResponse(url, status_code=status.HTTP_303_SEE_OTHER), rt, browser)
 
@@ -72,7 +71,7 @@ async def finish(
         rt,
         connection_id,
         request_id,
-        browser=request.cookies.get(BROWSER_COOKIE),
+        browser=browser_cookie(request, rt),
         ip=request.client.host if request.client else None,
         user_agent=request.headers.get("user-agent"),
     )

@@ -53,15 +53,19 @@ class AssertionReplayed(SsoFailed):
 # -- the browser a sign-in belongs to -----------------------------------------------------------
 #
 # A round trip to an IdP is bound to the browser that started it: /login sets a random token in an
-# HttpOnly cookie (kept for the browser's later sign-ins) and the state stores its SHA-256. The
-# answer is accepted only from a request carrying that cookie, so an attacker cannot complete, in
-# someone else's browser, a sign-in they started with their own account (login CSRF). The cookie
-# is SameSite=Lax: a SAML IdP's cross-site POST to the ACS arrives without it, so the ACS checks
-# the response and then sends the browser to a same-browser GET that finishes the sign-in.
+# HttpOnly cookie (reused by the browser's other sign-ins while it lasts) and the state stores its
+# SHA-256. The answer is accepted only from a request carrying that cookie, so an attacker cannot
+# complete, in someone else's browser, a sign-in they started with their own account (login CSRF).
+# In production the cookie is ``__Host-`` prefixed (Secure, path /, no domain), so a sibling
+# subdomain cannot plant one. It is SameSite=Lax: a SAML IdP's cross-site POST to the ACS arrives
+# without it, so the ACS checks the response and then sends the browser to a same-browser GET that
+# finishes the sign-in.
 
-BROWSER_COOKIE = "atrium_sso_browser"
-BROWSER_COOKIE_PATH = "/api/v1/auth/sso"
-BROWSER_COOKIE_DAYS = 30
+BROWSER_COOKIE_MINUTES = STATE_MINUTES
+
+
+def browser_cookie(production: bool) -> str:
+    return "__Host-atrium_sso" if production else "atrium_sso_browser"
 
 
 def browser_token(cookie: str | None) -> str:
