@@ -6,10 +6,12 @@
   API worker serves concurrent requests), from STREAMS worker processes at once (one per core,
   as ``atrium serve --workers`` runs them; PostgreSQL shares the same cores), and one per unit of
   work; and through the API, ``POST /api/v1/tenants/{t}/finance/journal-entries`` with an
-  ``httpx`` ASGI client, one request after the other. Goal: ≥ 2,000 entries/s through the service (batched). Baseline: bare
-  multi-row INSERTs of the same entries, pre-built (numbers and hashes included), into
-  ``finance_entries`` and ``finance_lines`` with asyncpg, the same number of entries per
-  transaction (an entry row is needed for its lines' foreign key).
+  ``httpx`` ASGI client, one request after the other. Every posting process first settles its
+  heap as ``atrium serve`` and ``atrium worker`` do (``core.process.settle_heap``). Goal: ≥ 2,000
+  entries/s through the service (batched). Baseline: bare multi-row INSERTs of the same entries,
+  pre-built (numbers and hashes included), into ``finance_entries`` and ``finance_lines`` with
+  asyncpg, the same number of entries per transaction (an entry row is needed for its lines'
+  foreign key).
   Counts: ATRIUM_BENCH_FINANCE_POSTINGS (5,000 batched; 1,000 single and through the API).
 - **one 1,000-line entry** (999 debits, one credit) posted through the service in its own unit of
   work: median of 5 after a warm-up. Goal: < 0.5 s. Baseline: the same entry as bare INSERTs.
@@ -52,6 +54,7 @@ from atrium.apps.finance.models import Balance
 from atrium.apps.finance.schemas import CompanyCreate
 from atrium.cli.migrate import migrate_all
 from atrium.core.db import execute_autocommit, new_id, utcnow
+from atrium.core.process import settle_heap
 from atrium.platform.identity import service as identity
 from atrium.platform.tenancy import service as tenancy
 from atrium.platform.tenancy.schemas import TenantCreate
@@ -146,6 +149,7 @@ def _stream_worker(
 
     async def work() -> tuple[float, float]:
         rt = Runtime(make_settings(url, Path(data_dir)))
+        settle_heap()  # as each worker process of atrium serve does
         try:
             await _timed_units(rt, _entries(company, _amounts(BATCH, 5, seed + 1_000)), BATCH)
             entries = _entries(company, _amounts(count, 5, seed))
@@ -302,6 +306,7 @@ def _bodies(company: _Company, amounts: list[list[Decimal]]) -> list[dict[str, A
 
 
 async def bench_posting(rt: Runtime, url: str, data_dir: Path) -> dict[str, Any]:
+    settle_heap()  # this process posts as a server or worker process would, tuned as they are
     n_batched = scaled(5_000, env="ATRIUM_BENCH_FINANCE_POSTINGS", minimum=BATCH)
     n_single = max(100, n_batched // 5)
     tenant = await tenancy.create(rt, TenantCreate(slug=TENANT))

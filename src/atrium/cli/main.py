@@ -77,9 +77,12 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
 @app.command()
 def worker() -> None:
     """Run the outbox relay, event consumers and periodic jobs."""
+    from atrium.core.process import settle_heap
     from atrium.worker import run_worker
 
-    asyncio.run(run_worker(Runtime(get_settings())))
+    runtime = Runtime(get_settings())
+    settle_heap()
+    asyncio.run(run_worker(runtime))
 
 
 @app.command()
