@@ -543,31 +543,24 @@ async def bench() -> Report:
         results.update(await bench_reports(tmp / "var"))
 
     p, b = results["posting"], results["big_entry"]
-    ok = "yes" if p["goal_met"] else "NO"
-    report.row(
-        f"post_many, {BATCH} per unit of work",
-        fmt_rate(p["service_batched_per_second"]),
-        fmt_rate(p["bare_batched_per_second"]),
-        f"{p['batched_ratio']}×",
-        f"≥ {GOAL_POSTING_PER_S:,}/s",
-        ok,
-    )
-    report.row(
-        f"post_many, {BATCH} per unit of work, {p['streams']} at a time in one process",
-        fmt_rate(p["service_concurrent_per_second"]),
-        fmt_rate(p["bare_batched_per_second"]),
-        f"{p['concurrent_ratio']}×",
-        f"≥ {GOAL_POSTING_PER_S:,}/s",
-        "yes" if p["goal_met_concurrent"] else "NO",
-    )
-    report.row(
-        f"post_many, {BATCH} per unit of work, {p['streams']} worker processes",
-        fmt_rate(p["service_streams_per_second"]),
-        fmt_rate(p["bare_batched_per_second"]),
-        f"{p['streams_ratio']}×",
-        f"≥ {GOAL_POSTING_PER_S:,}/s",
-        "yes" if p["goal_met_with_streams"] else "NO",
-    )
+    for label, rate, ratio_key, met in (
+        ("one unit at a time", "service_batched_per_second", "batched_ratio", "goal_met"),
+        (
+            f"{p['streams']} at a time in one process",
+            "service_concurrent_per_second",
+            "concurrent_ratio",
+            "goal_met_concurrent",
+        ),
+        (f"{p['streams']} worker processes", "service_streams_per_second", "streams_ratio", "goal_met_with_streams"),
+    ):
+        report.row(
+            f"post_many, {BATCH} per unit of work, {label}",
+            fmt_rate(p[rate]),
+            fmt_rate(p["bare_batched_per_second"]),
+            f"{p[ratio_key]}×",
+            f"≥ {GOAL_POSTING_PER_S:,}/s",
+            "yes" if p[met] else "NO",
+        )
     report.row(
         "post_many, one per unit of work",
         fmt_rate(p["service_single_per_second"]),

@@ -668,44 +668,28 @@ async def _write(access: Access, prepared: list[_Prepared]) -> None:
     for p, made_entry in zip(fresh, made, strict=True):
         p.entry = made_entry
     for p in drafts:  # drafts just posted: the same columns, set on the session's object
-        for key, value in vars(p.head).items():
-            setattr(p.entry, key, value)
+        _apply(p.head, p.written)
     if drafts:
         await session.flush()
     # Balance slots only now, behind the chain: a transaction that posts twice (a revaluation and
     # its reversal) would otherwise hold slots while it waits for the chain, and a posting that
     # holds the chain could be waiting for those slots.
     await _add_balances(session, tenant_id, line_rows)
+    described = [(p, _posted_event(p)) for p in prepared]
     await outbox.publish_many(
         access.platform,
         "finance.events",
-        [("finance.entry.posted", _posted_event(p), p.head.id) for p in prepared],
+        [("finance.entry.posted", data, p.head.id) for p, data in described],
         tenant_id=tenant_id,
     )
     await trail.record_many(
-        access,
-        [
-            (
-                "finance.entry.posted",
-                "journal_entry",
-                p.head.id,
-                {
-                    "company_id": p.company.id,
-                    "number": p.head.number,
-                    "date": p.head.date.isoformat(),
-                    "total": str(p.head.total),
-                    "lines": p.head.line_count,
-                    "source": p.head.source,
-                    "reversal_of": p.head.reversal_of_id,
-                },
-            )
-            for p in prepared
-        ],
+        access, [("finance.entry.posted", "journal_entry", p.head.id, data) for p, data in described]
     )
 
 
 def _posted_event(p: _Prepared) -> dict[str, Any]:
-    """What ``finance.entry.posted`` tells consumers (analytics, the copilot's index, integrations)."""
+    """What ``finance.entry.posted`` tells consumers (analytics, the copilot's index, integrations)
+    and the audit trail."""
     head = p.head
     return {
         "entry_id": head.id,
@@ -720,6 +704,13 @@ def _posted_event(p: _Prepared) -> dict[str, Any]:
         "source_id": head.source_id,
         "reversal_of": head.reversal_of_id,
     }
+
+
+def _apply(head: _Row, entry: Entry) -> Entry:
+    """Set an entry's prepared columns on its ORM object (a draft, saved or posted)."""
+    for key, value in vars(head).items():
+        setattr(entry, key, value)
+    return entry
 
 
 class _Row:
@@ -767,9 +758,7 @@ async def save_draft(access: Access, data: EntryIn, entry: Entry | None = None) 
     """A draft is checked like a posting (so it can be posted as is) but only stored."""
     book = await books(access.session, data.company_id)
     prepared = await _prepare(access, book, data, entry)
-    draft = prepared.entry or Entry()
-    for key, value in vars(prepared.head).items():
-        setattr(draft, key, value)
+    draft = _apply(prepared.head, prepared.entry or Entry())
     draft.state = "draft"
     draft.draft_lines = [line.as_json() for line in data.lines]
     if draft not in access.session:

@@ -24,8 +24,7 @@ async def publish(
     tenant_id: str | None = None,
     subject: str | None = None,
 ) -> CloudEvent:
-    if topic not in TOPICS:
-        raise ValueError(f"unknown topic {topic!r}; known topics: {', '.join(TOPICS)}")
+    _known(topic)
     event = make_event(topic, type_, data, tenant_id=tenant_id, subject=subject)
     # Inserted with the transaction's next flush, so the events of one transaction go in one batch.
     session.add(
@@ -50,8 +49,7 @@ async def publish_many(
     statement (a batch of postings emits hundreds). Each is the envelope ``publish`` would make."""
     if not events:
         return
-    if topic not in TOPICS:
-        raise ValueError(f"unknown topic {topic!r}; known topics: {', '.join(TOPICS)}")
+    _known(topic)
     first_type, first_data, first_subject = events[0]
     # Everything but id, type, subject and data is the same for all of them: made and checked once.
     shared = make_event(topic, first_type, first_data, tenant_id=tenant_id, subject=first_subject)
@@ -65,6 +63,11 @@ async def publish_many(
             {"id": envelope["id"], "topic": topic, "envelope": envelope, "created_at": _monotonic_now(), "attempts": 0}
         )
     await bulk.insert_rows(session, OutboxEvent, rows)
+
+
+def _known(topic: str) -> None:
+    if topic not in TOPICS:
+        raise ValueError(f"unknown topic {topic!r}; known topics: {', '.join(TOPICS)}")
 
 
 _last_stamp = utcnow()
