@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from atrium.api.deps import RuntimeDep
 from atrium.api.problems import ProblemResponse
+from atrium.api.routing import APIRouter
 
 router = APIRouter(tags=["operations"])
 

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import DateTime, MetaData, String, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
@@ -104,6 +105,39 @@ def async_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+class PrologueConnection(asyncpg.Connection):  # type: ignore[misc]
+    """An asyncpg connection that sends a few statements together with its next ``BEGIN``.
+
+    The SQLAlchemy adapter opens a transaction lazily, with a ``BEGIN`` of its own just before
+    the first statement. A session that must set something up first (row-level security's role
+    and tenant) would pay one more round trip; set as a prologue, that SQL travels in the same
+    simple-query message as the ``BEGIN``. Values must be inlined, so callers quote them
+    (``sql_literal``)."""
+
+    __slots__ = ("_prologue",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._prologue: str | None = None
+
+    def set_prologue(self, sql: str | None) -> None:
+        self._prologue = sql
+
+    async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str:  # noqa: ASYNC109 (asyncpg's signature)
+        prologue = self._prologue
+        if prologue is not None and not args and query.startswith("BEGIN"):
+            self._prologue = None
+            query = f"{query.rstrip(';')}; {prologue}"
+        return await super().execute(query, *args, timeout=timeout)  # type: ignore[no-any-return]
+
+
+def sql_literal(value: str) -> str:
+    """A PostgreSQL string literal (standard_conforming_strings is on since PostgreSQL 9.1)."""
+    if "\x00" in value:
+        raise ValueError("NUL in an SQL literal")
+    return "'" + value.replace("'", "''") + "'"
+
+
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
@@ -134,14 +168,24 @@ def create_engine(
             cursor.close()
 
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         aurl,
+        connect_args={"connection_class": PrologueConnection},
         pool_size=pool_size or settings.pool_size,
         max_overflow=settings.pool_max_overflow if max_overflow is None else max_overflow,
         pool_pre_ping=settings.db_pool_pre_ping,
         pool_recycle=settings.db_pool_recycle_seconds,
         json_serializer=canonical_json,
     )
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _forget_prologue(dbapi_connection: DBAPIConnection | None, record: ConnectionPoolEntry) -> None:
+        """A prologue no statement picked up must not reach the connection's next user."""
+        driver = getattr(dbapi_connection, "driver_connection", None)
+        if isinstance(driver, PrologueConnection):
+            driver.set_prologue(None)
+
+    return engine
 
 
 @asynccontextmanager

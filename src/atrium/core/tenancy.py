@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, with_loader_criteria
 from sqlalchemy.sql.elements import BindParameter
 
-from atrium.core.db import TenantScoped, create_engine, is_sqlite
+from atrium.core.db import PrologueConnection, TenantScoped, create_engine, is_sqlite, sql_literal
 from atrium.core.settings import Settings
 
 SQLITE_TENANT_ALIAS = "tenant"
@@ -280,10 +280,20 @@ def _stamp_tenant(session: Session, flush_context: Any, instances: Any) -> None:
 
 @event.listens_for(Session, "after_begin")
 def _enter_row_level_security(session: Session, transaction: SessionTransaction, connection: Any) -> None:
+    """Take the application role and the tenant id for the transaction's row-level security.
+    Sent with the transaction's ``BEGIN`` when it has not gone out yet: no round trip of its own."""
     tenant_id = session.info.get("rls_tenant_id")
     if tenant_id is None:
         return
+    role = session.info["rls_role"]
+    driver = connection.connection.driver_connection
+    if isinstance(driver, PrologueConnection) and not driver.is_in_transaction():
+        driver.set_prologue(
+            f"SELECT set_config('role', {sql_literal(role)}, true), "
+            f"set_config('atrium.tenant_id', {sql_literal(tenant_id)}, true)"
+        )
+        return
     connection.execute(
         text("SELECT set_config('role', :role, true), set_config('atrium.tenant_id', :tenant_id, true)"),
-        {"role": session.info["rls_role"], "tenant_id": tenant_id},
+        {"role": role, "tenant_id": tenant_id},
     )

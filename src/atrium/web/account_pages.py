@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import segno
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from atrium.api.deps import RuntimeDep
+from atrium.api.routing import APIRouter
 from atrium.core.errors import AtriumError
 from atrium.platform.access import step_up
 from atrium.platform.identity import api_keys, mfa, service, sessions, trusted

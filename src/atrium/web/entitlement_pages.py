@@ -7,10 +7,11 @@ from __future__ import annotations
 from itertools import groupby
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from atrium.api.deps import RuntimeDep
+from atrium.api.routing import APIRouter
 from atrium.core.errors import AtriumError, ValidationFailed
 from atrium.core.tenancy import TenantRef
 from atrium.platform.entitlements import service

@@ -17,12 +17,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import func, select
 from starlette.datastructures import FormData
 
+from atrium.api.routing import APIRouter
 from atrium.apps.finance import charts
 from atrium.apps.finance import repository as repo
 from atrium.apps.finance import service as ledger

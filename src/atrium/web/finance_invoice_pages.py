@@ -19,12 +19,13 @@ from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
 from starlette.datastructures import FormData
 
+from atrium.api.routing import APIRouter
 from atrium.apps.finance import exports, posting
 from atrium.apps.finance import service as ledger
 from atrium.apps.finance.auth import INVOICE_MANAGE, INVOICE_READ

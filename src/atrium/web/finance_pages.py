@@ -23,12 +23,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
 
 from atrium.api.deps import TenantContext
+from atrium.api.routing import APIRouter
 from atrium.apps.finance import charts, closing, fx, integrity, intercompany, posting, reports, service, tabular
 from atrium.apps.finance import repository as repo
 from atrium.apps.finance.auth import (

@@ -9,12 +9,13 @@ import json
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from atrium.api.deps import RuntimeDep
+from atrium.api.routing import APIRouter
 from atrium.core.errors import AtriumError, NotFound, ValidationFailed
 from atrium.core.tenancy import TenantRef
 from atrium.platform.flags import service as flags

@@ -7,12 +7,13 @@ from __future__ import annotations
 from email import message_from_bytes, policy
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from atrium.api.deps import PlatformSession, RuntimeDep
+from atrium.api.routing import APIRouter
 from atrium.core.audit import service as audit
 from atrium.core.errors import AtriumError, NotFound
 from atrium.platform.identity import invitations

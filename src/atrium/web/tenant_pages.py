@@ -7,12 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
 
 from atrium.api.deps import RuntimeDep
+from atrium.api.routing import APIRouter
 from atrium.core.errors import AtriumError, BadRequest, NotFound
 from atrium.core.tenancy import TenantRef
 from atrium.platform.access import catalog

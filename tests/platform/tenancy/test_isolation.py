@@ -6,10 +6,11 @@ import httpx
 import pytest
 import sqlalchemy.exc
 from sqlalchemy import bindparam, delete, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from atrium.apps.notes.models import Note
 from atrium.core import bulk
-from atrium.core.db import utcnow
+from atrium.core.db import create_engine, sql_literal, utcnow
 from atrium.core.tenancy import TenantIsolationError, TenantRef
 from atrium.platform.tenancy.tenant_models import TenantSetting
 from atrium.runtime import Runtime
@@ -168,3 +169,51 @@ async def test_row_level_security_backs_up_the_orm_filter_on_postgres_pooled(
         rows = (await conn.execute(text("SELECT tenant_id, count(*) FROM notes GROUP BY tenant_id"))).all()
     assert dict(rows) == {a.id: 3, b.id: 1}
     assert await _titles(runtime, b) == ["b-1"]
+
+
+@postgres_only
+async def test_row_level_security_travels_with_begin_and_never_outlives_its_transaction(
+    runtime: Runtime, client: httpx.AsyncClient
+) -> None:
+    """The role and tenant id go out with the transaction's BEGIN (``PrologueConnection``): they
+    hold for that transaction only, a prologue nothing picked up is dropped at check-in, and a
+    session joining a transaction already under way sets them with a statement of its own."""
+    a, b = await _two_tenants(runtime, client, "prologue", "pooled")
+    await _add_notes(runtime, a, "a-1")
+    await _add_notes(runtime, b, "b-1")
+    settings = text("SELECT current_user, current_setting('atrium.tenant_id', true)")
+    engine = create_engine(runtime.settings.platform_database_url, runtime.settings, pool_size=1, max_overflow=0)
+    try:
+        tenant_b = AsyncSession(engine)
+        tenant_b.info.update(tenant_id=b.id, rls_tenant_id=b.id, rls_role=runtime.settings.app_role)
+        async with tenant_b:
+            assert (await tenant_b.execute(settings)).one() == (runtime.settings.app_role, b.id)
+            assert (await tenant_b.execute(text("SELECT title FROM notes"))).scalars().all() == ["b-1"]
+            await tenant_b.commit()
+            # a new transaction of the same session on the same connection: set again
+            assert (await tenant_b.execute(settings)).one() == (runtime.settings.app_role, b.id)
+
+        idle = AsyncSession(engine)
+        idle.info.update(tenant_id=a.id, rls_tenant_id=a.id, rls_role=runtime.settings.app_role)
+        async with idle:
+            await idle.connection()  # begins (the prologue is set) but sends nothing
+        async with engine.connect() as conn:  # the pool's one connection, for the owner
+            user, tenant = (await conn.execute(settings)).one()
+            assert user != runtime.settings.app_role and not tenant
+            assert sorted((await conn.execute(text("SELECT title FROM notes"))).scalars()) == ["a-1", "b-1"]
+
+            await conn.execute(text("SELECT 1"))  # the connection's transaction is under way
+            joined = AsyncSession(bind=conn, join_transaction_mode="create_savepoint")
+            joined.info.update(tenant_id=a.id, rls_tenant_id=a.id, rls_role=runtime.settings.app_role)
+            assert (await joined.execute(settings)).one() == (runtime.settings.app_role, a.id)
+            assert (await joined.execute(text("SELECT title FROM notes"))).scalars().all() == ["a-1"]
+            await joined.close()
+    finally:
+        await engine.dispose()
+
+
+def test_sql_literal_quotes_and_refuses_nul() -> None:
+    assert sql_literal("it's") == "'it''s'"
+    assert sql_literal("a\\b") == "'a\\b'"  # standard_conforming_strings: a backslash is just a backslash
+    with pytest.raises(ValueError, match="NUL"):
+        sql_literal("a\x00b")

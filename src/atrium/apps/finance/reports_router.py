@@ -7,9 +7,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from atrium.api.routing import APIRouter
 from atrium.apps.finance import closing, reports
 from atrium.apps.finance.auth import CanLockPeriods, CanReadReports
 from atrium.apps.finance.exports import EXPORT_FORMATS

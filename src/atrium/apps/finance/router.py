@@ -7,8 +7,9 @@ import datetime as dt
 from typing import Annotated, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Response, UploadFile, status
+from fastapi import Query, Response, UploadFile, status
 
+from atrium.api.routing import APIRouter
 from atrium.apps.finance import charts, fx, integrity, intercompany, posting, service, tabular
 from atrium.apps.finance import repository as repo
 from atrium.apps.finance.auth import CanLockPeriods, CanManageAccounts, CanPost, CanReadAccounts, CanReadJournal

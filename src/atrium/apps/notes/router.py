@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response, status
 
+from atrium.api.routing import APIRouter
 from atrium.apps.notes import service
 from atrium.apps.notes.auth import CanCreate, CanDelete, CanRead, CanUpdate
 from atrium.apps.notes.schemas import NoteCreate, NoteRead, NoteUpdate

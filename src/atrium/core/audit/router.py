@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from pydantic import AwareDatetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from atrium.api.deps import PlatformAdmin, PlatformSession, RuntimeDep
+from atrium.api.routing import APIRouter
 from atrium.core.audit import service
 from atrium.core.audit.schemas import AuditEventRead, AuditPage, ChainReportRead
 from atrium.platform.access.auth import CanReadAudit

@@ -21,7 +21,7 @@ from fastapi.security.base import SecurityBase
 from sqlalchemy import Select, false
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from atrium.api.deps import CurrentPrincipal, Principal, RuntimeDep, Tenant, TenantContext
+from atrium.api.deps import Principal, Tenant, TenantContext, principal_of, runtime_of
 from atrium.core.db import utcnow
 from atrium.core.errors import Unauthorized
 from atrium.core.tenancy import TenantRef
@@ -144,10 +144,22 @@ def enforce_role_policy(principal: Principal, subject: Subject, now: dt.datetime
         raise Unauthorized(f"one of your roles limits a session to {policy.session_minutes} minutes; sign in again")
 
 
-async def access_for(rt: RuntimeDep, principal: CurrentPrincipal, ctx: Tenant) -> Access:
-    subject = await load_subject(rt, principal, ctx.tenant.id)
-    enforce_role_policy(principal, subject)
-    return Access(ctx, principal, subject)
+_ACCESS = "atrium.access"
+
+
+async def access_of(request: Request, ctx: TenantContext) -> Access:
+    """The caller's ``Access`` in the request's tenant, worked out once per request."""
+    found: Access | None = request.scope.get(_ACCESS)
+    if found is None:
+        principal = await principal_of(request)
+        subject = await load_subject(runtime_of(request), principal, ctx.tenant.id)
+        enforce_role_policy(principal, subject)
+        found = request.scope[_ACCESS] = Access(ctx, principal, subject)
+    return found
+
+
+async def access_for(request: Request, ctx: Tenant) -> Access:
+    return await access_of(request, ctx)
 
 
 AccessDep = Annotated[Access, Depends(access_for)]
@@ -170,7 +182,12 @@ class _Permissions(SecurityBase):
 _scheme = _Permissions()
 
 
-async def authorize(scopes: SecurityScopes, access: AccessDep, _: Annotated[None, Depends(_scheme)]) -> Access:
+async def authorize(
+    scopes: SecurityScopes, request: Request, ctx: Tenant, _: Annotated[None, Depends(_scheme)]
+) -> Access:
+    """The route's permission gate. Reads the tenant context itself rather than through
+    ``AccessDep``: one dependency fewer for FastAPI to resolve on every tenant request."""
+    access = await access_of(request, ctx)
     for permission in scopes.scopes:
         access.demand(permission)
     return access

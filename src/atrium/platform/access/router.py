@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from atrium.api.deps import CurrentPrincipal, PlatformSession, RuntimeDep
+from atrium.api.routing import APIRouter
 from atrium.core import context
 from atrium.core.errors import BadRequest, Forbidden, NotFound
 from atrium.platform.access import actions, approvals, catalog, impersonation, service

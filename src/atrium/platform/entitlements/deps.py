@@ -14,9 +14,9 @@ the route's ``Tenant`` dependency.
 # as objects (an instance has no module globals to resolve strings against).
 from typing import Annotated, Any
 
-from fastapi import Depends, Path
+from fastapi import Depends, Path, Request
 
-from atrium.api.deps import CurrentPrincipal, RuntimeDep, resolve_tenant
+from atrium.api.deps import CurrentPrincipal, RuntimeDep, principal_of, resolve_tenant, runtime_of
 from atrium.platform.entitlements import service
 from atrium.platform.entitlements.catalogue import Kind, definition
 from atrium.platform.entitlements.exceptions import EntitlementMissing
@@ -35,8 +35,9 @@ class EntitlementCheck:
             raise ValueError(f"{key} is a limit, not a switch: check it where it is used up")
         self.key = key
 
-    async def __call__(self, rt: RuntimeDep, principal: CurrentPrincipal, tenant: TenantKey) -> Entitlements:
-        ref = await resolve_tenant(rt, tenant, principal)
+    async def __call__(self, request: Request, tenant: TenantKey) -> Entitlements:
+        rt = runtime_of(request)
+        ref = await resolve_tenant(rt, tenant, await principal_of(request))
         found = await service.cache.get(rt.db, ref.id)
         if found.values.get(self.key) is not True:
             raise EntitlementMissing(self.key, ref.slug)

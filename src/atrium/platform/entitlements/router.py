@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from atrium.api.deps import PlatformAdmin, PlatformSession, RuntimeDep
+from atrium.api.routing import APIRouter
 from atrium.core.tenancy import TenantRef
 from atrium.platform.access.auth import CanReadEntitlements
 from atrium.platform.entitlements import service

@@ -3,10 +3,11 @@ administrators) and a tenant's view and overrides (``/api/v1/tenants/{tenant}/fl
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 from openfeature.evaluation_context import EvaluationContext
 
 from atrium.api.deps import CurrentPrincipal, PlatformAdmin, PlatformSession, RuntimeDep
+from atrium.api.routing import APIRouter
 from atrium.platform.access.auth import CanManageFlags, CanReadFlags
 from atrium.platform.flags import service
 from atrium.platform.flags.evaluation import Evaluation

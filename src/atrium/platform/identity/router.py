@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import Depends, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from atrium.api.deps import RuntimeDep, check_cookie_csrf
+from atrium.api.routing import APIRouter
 from atrium.core.db import utcnow
 from atrium.core.errors import NotFound
 from atrium.platform.access import step_up

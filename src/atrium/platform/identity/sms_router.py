@@ -4,9 +4,10 @@ phone answers 409 ``sms-disabled``."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import Request, Response, status
 
 from atrium.api.deps import RuntimeDep
+from atrium.api.routing import APIRouter
 from atrium.platform.identity import sms
 from atrium.platform.identity.router import SignedInUser, second_factor_passed
 from atrium.platform.identity.schemas import MeRead

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import Request, Response, status
 from fastapi.responses import JSONResponse
 
 from atrium.api.deps import CurrentPrincipal, PlatformSession, RuntimeDep
+from atrium.api.routing import APIRouter
 from atrium.core import context
 from atrium.platform.access.auth import CanManageMembers, CanManageSecurity, CanManageSessions, CanReadMembers
 from atrium.platform.access.router import QUEUED, perform

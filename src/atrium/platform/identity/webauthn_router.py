@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import Request, Response, status
 
 from atrium.api.deps import RuntimeDep
+from atrium.api.routing import APIRouter
 from atrium.platform.identity import webauthn
 from atrium.platform.identity.router import SignedInUser, _me, _set_session_cookie
 from atrium.platform.identity.schemas import MeRead

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import Query, status
 
 from atrium.api.deps import PlatformAdmin, PlatformSession, RuntimeDep
+from atrium.api.routing import APIRouter
 from atrium.platform.tenancy import repository, service
 from atrium.platform.tenancy.models import TenantStatus
 from atrium.platform.tenancy.schemas import (

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from atrium.api.deps import Tenant
+from atrium.api.routing import APIRouter
 from atrium.core.audit import service as audit
 from atrium.core.errors import NotFound
 from atrium.platform.access.auth import CanManageTenant, CanReadTenant

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Form, UploadFile, status
+from fastapi import Form, UploadFile, status
 from sqlalchemy import select
 
+from atrium.api.routing import APIRouter
 from atrium.apps.finance import reconcile
 from atrium.apps.finance import service as finance
 from atrium.apps.finance.auth import CanReadBank, CanReconcile

@@ -6,8 +6,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response, status
 
+from atrium.api.routing import APIRouter
 from atrium.apps.finance import exports
 from atrium.apps.finance import service as ledger
 from atrium.apps.finance.auth import CanManageInvoices, CanReadInvoices

@@ -7,10 +7,11 @@ import binascii
 from typing import Any
 from urllib.parse import unquote_plus
 
-from fastapi import APIRouter, Request, status
+from fastapi import Request, status
 from fastapi.responses import JSONResponse
 
 from atrium.api.deps import CurrentPrincipal, PlatformSession, Principal, RuntimeDep
+from atrium.api.routing import APIRouter
 from atrium.platform.access.auth import CanManageSecurity
 from atrium.platform.entitlements.deps import require_entitlement
 from atrium.platform.identity.oauth import service, tokens

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request, Response, status
+from fastapi import Depends, Header, Request, Response, status
 from pydantic import ValidationError
 from scim2_models import (
     Context,
@@ -32,6 +32,7 @@ from scim2_models import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from atrium.api.deps import CurrentPrincipal, PlatformSession, RuntimeDep, get_runtime
+from atrium.api.routing import APIRouter
 from atrium.core import context
 from atrium.core.errors import NotFound
 from atrium.platform.access import catalog

@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import Query, Request, Response, status
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from atrium.api.deps import CurrentPrincipal, PlatformAdmin, PlatformSession, RuntimeDep
+from atrium.api.routing import APIRouter
 from atrium.core.errors import BadRequest, NotFound
 from atrium.platform.access.auth import CanManageSecurity
 from atrium.platform.access.router import QUEUED, perform

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request, Response, status
+from fastapi import Form, Query, Request, Response, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from atrium.api.deps import RuntimeDep
+from atrium.api.routing import APIRouter
 from atrium.platform.identity.router import _set_session_cookie
 from atrium.platform.identity.sso import saml
 from atrium.platform.identity.sso.router import browser_cookie, browser_of, keep_browser

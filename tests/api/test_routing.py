@@ -1,0 +1,94 @@
+"""Module routers reject a path in one step (``api.routing``) and otherwise route as FastAPI does."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+
+from atrium.api.routing import APIRouter, path_gate
+
+
+def test_the_gate_finds_any_route_path_at_the_end_of_a_path() -> None:
+    gate = path_gate(
+        ["^/api/v1/tenants/(?P<tenant>[^/]+)/notes$", "^/api/v1/tenants/(?P<tenant>[^/]+)/notes/(?P<id>[^/]+)$"]
+    )
+    assert gate.search("/api/v1/tenants/acme/notes")
+    assert gate.search("/api/v1/tenants/acme/notes/")  # FastAPI's slash redirect must still find it
+    assert gate.search("/api/v1/tenants/acme/notes/n-1")
+    assert gate.search("/under/a/prefix/api/v1/tenants/acme/notes")  # a router included under a prefix
+    assert not gate.search("/api/v1/tenants/acme/finance/companies")
+    assert not gate.search("/api/v1/tenants/acme/notes/n-1/extra")
+
+
+def _app() -> FastAPI:
+    first, second, prefixed = APIRouter(prefix="/first"), APIRouter(prefix="/second/{key}"), APIRouter()
+
+    @first.get("/items")
+    async def first_items() -> dict[str, str]:
+        return {"router": "first"}
+
+    @second.get("/items/{item}")
+    async def second_item(key: str, item: str) -> dict[str, str]:
+        return {"router": "second", "key": key, "item": item}
+
+    @second.post("/items/")
+    async def second_create(key: str) -> dict[str, str]:
+        return {"router": "second", "key": key}
+
+    @prefixed.get("/here")
+    async def here() -> dict[str, str]:
+        return {"router": "prefixed"}
+
+    app = FastAPI()
+    app.include_router(first)
+    app.include_router(second)
+    app.include_router(prefixed, prefix="/mounted")
+    return app
+
+
+@pytest.fixture
+async def plain() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=_app()), base_url="http://test") as client:
+        yield client
+
+
+async def test_routes_behind_the_gate_answer_as_before(plain: httpx.AsyncClient) -> None:
+    assert (await plain.get("/first/items")).json() == {"router": "first"}
+    assert (await plain.get("/second/k/items/i")).json() == {"router": "second", "key": "k", "item": "i"}
+    assert (await plain.get("/mounted/here")).json() == {"router": "prefixed"}
+    assert (await plain.get("/nowhere")).status_code == 404
+    assert (await plain.delete("/second/k/items/i")).status_code == 405  # path found, method not
+    redirected = await plain.post("/second/k/items", follow_redirects=False)  # the route is declared with a slash
+    assert redirected.status_code == 307 and redirected.headers["location"].endswith("/second/k/items/")
+    assert (await plain.get("/first/items/", follow_redirects=True)).json() == {"router": "first"}
+
+
+async def test_a_router_holding_anything_but_path_routes_has_no_gate(tmp_path: Path) -> None:
+    (tmp_path / "app.css").write_text("body {}")
+    router = APIRouter()
+
+    @router.get("/x")
+    async def x() -> dict[str, str]:
+        return {"route": "x"}
+
+    assert router._current_gate() is not None
+    router.routes.append(Mount("/static", app=StaticFiles(directory=tmp_path)))
+    assert router._current_gate() is None  # rebuilt when the routes change, and off
+    app = FastAPI()
+    app.include_router(router)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        assert (await client.get("/static/app.css")).text == "body {}"
+        assert (await client.get("/x")).json() == {"route": "x"}
+
+
+async def test_the_platform_answers_unknown_paths_and_methods_as_problems(client: httpx.AsyncClient) -> None:
+    missing = await client.get("/api/v1/no-such-module")
+    assert missing.status_code == 404
+    wrong_method = await client.delete("/api/v1/platform/tenants")
+    assert wrong_method.status_code == 405
