@@ -92,3 +92,14 @@ async def test_the_platform_answers_unknown_paths_and_methods_as_problems(client
     assert missing.status_code == 404
     wrong_method = await client.delete("/api/v1/platform/tenants")
     assert wrong_method.status_code == 405
+
+
+async def test_openapi_still_names_each_operation_permission_and_tenant(client: httpx.AsyncClient) -> None:
+    """The gate is one dependency that is also the security scheme: OpenAPI keeps the scopes."""
+    spec = (await client.get("/openapi.json")).json()
+    read = spec["paths"]["/api/v1/tenants/{tenant}/notes/{note_id}"]["get"]
+    assert read["security"] == [{"atrium": ["notes.note.read"]}]
+    assert {p["name"] for p in read["parameters"]} == {"tenant", "note_id"}
+    assert spec["components"]["securitySchemes"]["atrium"]["scheme"] == "bearer"
+    post = spec["paths"]["/api/v1/tenants/{tenant}/finance/journal-entries"]["post"]
+    assert post["security"] == [{"atrium": ["finance.journal.post"]}]

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from atrium.api.routing import units_of
 from atrium.core import context
 from atrium.core.errors import Forbidden, Unauthorized
 from atrium.core.tenancy import TenantRef
@@ -220,16 +221,18 @@ async def resolve_tenant(rt: Runtime, key: str, principal: Principal) -> TenantR
 
 async def tenant_context(
     request: Request, tenant: Annotated[str, Path(description="Tenant id or slug.")]
-) -> AsyncIterator[TenantContext]:
-    """Resolved once per request; yields the tenant's session and commits on success."""
+) -> TenantContext:
+    """Resolved once per request. The tenant's unit of work is the route's to commit once the
+    endpoint has answered (``atrium.api.routing.APIRoute``), and to roll back on an error."""
     rt, principal = runtime_of(request), await principal_of(request)
     ref = await resolve_tenant(rt, tenant, principal)
     if not principal.platform_admin:
         ip = request.client.host if request.client else None
         await policies.enforce(rt, ref.id, ip=ip, mfa=principal.mfa, interactive=principal.via == "session")
-    async with rt.db.tenant_unit_of_work(ref) as (session, platform):
-        yield TenantContext(ref, session, platform)
-        await rt.db.commit_unit_of_work(session, platform)
+    session, platform = await units_of(request).open(
+        rt.db.tenant_unit_of_work(ref), lambda pair: rt.db.commit_unit_of_work(*pair)
+    )
+    return TenantContext(ref, session, platform)
 
 
-Tenant = Annotated[TenantContext, Depends(tenant_context, scope="function")]
+Tenant = Annotated[TenantContext, Depends(tenant_context)]

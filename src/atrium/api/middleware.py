@@ -19,6 +19,8 @@ REQUEST_LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 REQUEST_ERRORS = Counter("atrium_http_errors_total", "HTTP responses with status >= 400", ["method", "route", "status"])
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_LATENCY: dict[tuple[str, str], Any] = {}
 log = structlog.get_logger("atrium.http")
 
 
@@ -45,7 +47,6 @@ class RequestContextMiddleware:
         request_id = incoming if incoming and incoming.replace("-", "").isalnum() else context.new_request_id()
         correlation = _header(scope, b"x-correlation-id") or request_id
         tokens = (context.request_id.set(request_id), context.correlation_id.set(correlation))
-        structlog.contextvars.bind_contextvars(request_id=request_id, correlation_id=correlation)
         started = time.perf_counter()
         status_holder = [500]
 
@@ -115,9 +116,12 @@ class RequestContextMiddleware:
 
     def _observe(self, scope: Scope, status: int, started: float) -> None:
         route = getattr(scope.get("route"), "path", None) or "unmatched"
-        method = scope["method"]
+        method = scope["method"] if scope["method"] in _METHODS else "OTHER"  # a client may send any word
         elapsed = time.perf_counter() - started
-        REQUEST_LATENCY.labels(method, route).observe(elapsed)
+        latency = _LATENCY.get((method, route))
+        if latency is None:  # one labelled child per route: labels() takes a lock on every call
+            latency = _LATENCY[(method, route)] = REQUEST_LATENCY.labels(method, route)
+        latency.observe(elapsed)
         if status >= 400:
             REQUEST_ERRORS.labels(method, route, str(status)).inc()
         log.info("request", method=method, route=route, path=scope["path"], status=status, ms=round(elapsed * 1000, 2))
@@ -126,7 +130,6 @@ class RequestContextMiddleware:
     def _reset(tokens: tuple[Any, Any]) -> None:
         context.request_id.reset(tokens[0])
         context.correlation_id.reset(tokens[1])
-        structlog.contextvars.unbind_contextvars("request_id", "correlation_id")
 
     async def _too_large(self, scope: Scope, send: Send, request_id: str, correlation: str) -> None:
         detail = f"request body exceeds {self.max_body_bytes} bytes"

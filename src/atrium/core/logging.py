@@ -7,6 +7,19 @@ import sys
 
 import structlog
 
+from atrium.core import context
+
+
+def _ids(logger: object, method: str, event: structlog.typing.EventDict) -> structlog.typing.EventDict:
+    """The request (or job) and correlation ids, read from ``core.context`` where the request
+    middleware and the workers set them: nothing to bind and unbind per request."""
+    request_id, correlation_id = context.request_id.get(), context.correlation_id.get()
+    if request_id is not None:
+        event.setdefault("request_id", request_id)
+    if correlation_id is not None:
+        event.setdefault("correlation_id", correlation_id)
+    return event
+
 
 def configure(level: str = "INFO", json_lines: bool = True) -> None:
     renderer: structlog.typing.Processor = (
@@ -15,6 +28,7 @@ def configure(level: str = "INFO", json_lines: bool = True) -> None:
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            _ids,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,

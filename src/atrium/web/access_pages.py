@@ -19,13 +19,12 @@ from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
-from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
 from atrium.api.deps import RuntimeDep, TenantContext
-from atrium.api.routing import APIRouter
+from atrium.api.routing import APIRoute, APIRouter
 from atrium.apps.notes import service as notes
 from atrium.apps.notes.auth import CREATE as NOTE_CREATE
 from atrium.apps.notes.auth import READ as NOTE_READ

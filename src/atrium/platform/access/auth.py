@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, get_type_hints
 
 from fastapi import Depends, Request, Security
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
@@ -165,8 +165,11 @@ async def access_for(request: Request, ctx: Tenant) -> Access:
 AccessDep = Annotated[Access, Depends(access_for)]
 
 
-class _Permissions(SecurityBase):
-    """Documents the caller's credentials in OpenAPI, with the permission as the scope."""
+class _Authorize(SecurityBase):
+    """The route's permission gate (``Security(authorize, scopes=permission("…"))``), which is
+    also what OpenAPI shows as the operation's security, the permission as its scope. One
+    dependency doing both, instead of a gate depending on a scheme: FastAPI resolves one node
+    fewer on every tenant request."""
 
     def __init__(self) -> None:
         self.model = HTTPBearerModel(
@@ -175,22 +178,16 @@ class _Permissions(SecurityBase):
         )
         self.scheme_name = "atrium"
 
-    async def __call__(self, request: Request) -> None:
-        return None
+    async def __call__(self, scopes: SecurityScopes, request: Request, ctx: Tenant) -> Access:
+        access = await access_of(request, ctx)
+        for permission in scopes.scopes:
+            access.demand(permission)
+        return access
 
 
-_scheme = _Permissions()
-
-
-async def authorize(
-    scopes: SecurityScopes, request: Request, ctx: Tenant, _: Annotated[None, Depends(_scheme)]
-) -> Access:
-    """The route's permission gate. Reads the tenant context itself rather than through
-    ``AccessDep``: one dependency fewer for FastAPI to resolve on every tenant request."""
-    access = await access_of(request, ctx)
-    for permission in scopes.scopes:
-        access.demand(permission)
-    return access
+# FastAPI reads a callable instance's annotations without its module's globals: give it objects.
+_Authorize.__call__.__annotations__ = get_type_hints(_Authorize.__call__, include_extras=True)
+authorize = _Authorize()
 
 
 def permission(name: str) -> list[str]:

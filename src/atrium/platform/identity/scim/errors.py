@@ -9,10 +9,10 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from scim2_models import Context, Error, InvalidValueException, SCIMException
 from starlette.exceptions import HTTPException
 
+from atrium.api.routing import APIRoute
 from atrium.core.errors import AtriumError
 
 SCIM_JSON = "application/scim+json"
