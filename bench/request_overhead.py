@@ -1,9 +1,10 @@
 """What the platform adds to a tenant-scoped read: the full app against a bare FastAPI app.
 
 Full: ``GET /api/v1/tenants/{tenant}/notes/{id}`` through ``create_app`` — request-context
-middleware, session middleware, bearer-token auth, TenantContext (tenant resolution through the
-registry cache, tenant unit of work; on PostgreSQL pooled tenants also ``SET LOCAL ROLE`` and the
-RLS setting), the notes service and the ORM tenant filter.
+middleware, session middleware, routing among some 400 routes, bearer-token auth, the module's
+entitlement, TenantContext (tenant resolution through the registry cache, the tenant's unit of
+work; on PostgreSQL pooled tenants also the row-level-security role and tenant id, sent with the
+BEGIN), the permission check, the notes service, the ORM tenant filter and the COMMIT.
 Baseline: a bare ``FastAPI()`` with one route reading the same row by id with a plain
 ``AsyncSession`` on a plain engine, returning the same ``NoteRead``.
 
@@ -67,10 +68,11 @@ WARMUP = 300
 BLOCK = 250
 
 
-def bare_app(engine: AsyncEngine, same_sql: tuple[AsyncEngine, str, str] | None = None) -> FastAPI:
-    """One route reading the note with a plain AsyncSession. With ``same_sql`` = (engine with
-    pool_pre_ping, role, tenant id) a second route issues the SQL the tenant session issues on a
-    PostgreSQL pooled tenant (pre-ping, SET LOCAL ROLE, set_config) without the rest of the app."""
+def bare_app(engine: AsyncEngine, same_sql: tuple[str, str] | None = None) -> FastAPI:
+    """One route reading the note with a plain AsyncSession. With ``same_sql`` = (role, tenant id)
+    a second route also takes the role and tenant id for row-level security, as the tenant session
+    of a PostgreSQL pooled tenant does, and filters by tenant, without the rest of the app. (It
+    sends them as a statement of their own; the app sends them with the transaction's BEGIN.)"""
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     app = FastAPI()
 
@@ -83,14 +85,15 @@ def bare_app(engine: AsyncEngine, same_sql: tuple[AsyncEngine, str, str] | None 
             return NoteRead.model_validate(note)
 
     if same_sql is not None:
-        rls_engine, role, tenant_id = same_sql
-        rls_sessions = async_sessionmaker(rls_engine, expire_on_commit=False)
+        role, tenant_id = same_sql
 
         @app.get("/same-sql/notes/{note_id}", response_model=NoteRead)
         async def get_note_same_sql(note_id: str) -> NoteRead:
-            async with rls_sessions() as session, session.begin():
-                await session.execute(text(f'SET LOCAL ROLE "{role}"'))
-                await session.execute(text("SELECT set_config('atrium.tenant_id', :t, true)"), {"t": tenant_id})
+            async with sessions() as session, session.begin():
+                await session.execute(
+                    text("SELECT set_config('role', :r, true), set_config('atrium.tenant_id', :t, true)"),
+                    {"r": role, "t": tenant_id},
+                )
                 stmt = select(Note).where(Note.id == note_id, Note.tenant_id == tenant_id)
                 note = (await session.execute(stmt)).scalar_one_or_none()
                 if note is None:
@@ -160,9 +163,7 @@ async def _configuration(label: str, url: str, data_dir: Path, isolation: str, n
             bare_engine = plain.execution_options(schema_translate_map={None: tenant.storage_name})
         same_sql = None
         if isolation == "pooled" and not rt.db.is_sqlite:
-            rls_engine = create_async_engine(async_url(url), pool_pre_ping=True)
-            engines.append(rls_engine)
-            same_sql = (rls_engine, settings.app_role, tenant.id)
+            same_sql = (settings.app_role, tenant.id)
         app = create_app(runtime=rt, embedded_worker=False)
         headers = {"Authorization": f"Bearer {token}"}
         async with (
@@ -251,8 +252,8 @@ async def bench() -> Report:
     report.note("value = full app, baseline = bare FastAPI + plain AsyncSession; one request at a time")
     report.note("settings as the tests build them but with the default 10 s tenant-cache TTL")
     report.note(
-        "'bare issuing the same SQL' = bare route + pool_pre_ping + SET LOCAL ROLE + set_config + tenant filter: "
-        "what the database round trips alone cost, without middleware, auth and TenantContext"
+        "'bare issuing the same SQL' = bare route + the row-level-security role and tenant id + tenant filter, "
+        "the settings as a round trip of their own (the app sends them with BEGIN)"
     )
     report.data = results
     return report

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Annotated
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter as FastAPIRouter
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.routing import APIRoute as FastAPIRoute
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from atrium.api.routing import APIRouter, path_gate
+from atrium.api.routing import APIRouter, path_gate, units_of
 
 
 def test_the_gate_finds_any_route_path_at_the_end_of_a_path() -> None:
@@ -103,3 +106,79 @@ async def test_openapi_still_names_each_operation_permission_and_tenant(client: 
     assert spec["components"]["securitySchemes"]["atrium"]["scheme"] == "bearer"
     post = spec["paths"]["/api/v1/tenants/{tenant}/finance/journal-entries"]["post"]
     assert post["security"] == [{"atrium": ["finance.journal.post"]}]
+
+
+class _Unit:
+    """A unit of work that reports what happened to it."""
+
+    async def __aenter__(self) -> _Unit:
+        _LOG.append("open")
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: object) -> None:
+        _LOG.append(f"close after {kind.__name__ if kind else 'success'}")
+
+
+_LOG: list[str] = []
+
+
+async def _guard(request: Request) -> None:
+    _LOG.append("guard")
+    if request.path_params["key"] == "refused":
+        raise HTTPException(403, "refused by the guard")
+
+
+async def _commit(_: _Unit) -> None:
+    _LOG.append("commit")
+
+
+async def _open_unit(request: Request) -> _Unit:
+    return await units_of(request).open(_Unit(), _commit)
+
+
+Unit = Annotated[_Unit, Depends(_open_unit)]
+
+
+async def test_guards_run_first_and_units_of_work_commit_only_on_success() -> None:
+    router = APIRouter(prefix="/{key}", guards=[_guard])
+
+    @router.get("/ok")
+    async def ok(unit: Unit) -> dict[str, bool]:
+        _LOG.append("endpoint")
+        return {"ok": True}
+
+    @router.get("/fails")
+    async def fails(unit: Unit) -> None:
+        raise HTTPException(409, "conflict")
+
+    app = FastAPI()
+    app.include_router(router)
+    _LOG.clear()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        assert (await client.get("/k/ok")).status_code == 200
+        assert _LOG == ["guard", "open", "endpoint", "commit", "close after success"]
+        _LOG.clear()
+        assert (await client.get("/k/fails")).status_code == 409
+        assert _LOG == ["guard", "open", "close after HTTPException"]  # rolled back, never committed
+        _LOG.clear()
+        assert (await client.get("/refused/ok")).status_code == 403
+        assert _LOG == ["guard"]  # no dependency ran
+
+
+async def test_a_unit_of_work_outside_an_atrium_route_is_refused() -> None:
+    router = FastAPIRouter()
+
+    @router.get("/plain")
+    async def plain(unit: Unit) -> None:
+        return None
+
+    app = FastAPI()
+    app.include_router(router)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        with pytest.raises(RuntimeError, match=r"must be an atrium\.api\.routing\.APIRoute"):
+            await client.get("/plain")
+
+
+def test_a_router_refuses_a_route_class_that_would_not_commit() -> None:
+    with pytest.raises(TypeError, match=r"must derive from atrium\.api\.routing\.APIRoute"):
+        APIRouter(route_class=FastAPIRoute)

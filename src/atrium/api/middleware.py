@@ -24,12 +24,12 @@ _LATENCY: dict[tuple[str, str], Any] = {}
 log = structlog.get_logger("atrium.http")
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", ()):
-        if key == name:
-            decoded: str = value.decode("latin-1")[:64]
-            return decoded
-    return None
+_WANTED = frozenset({b"x-request-id", b"x-correlation-id", b"content-length"})
+
+
+def _headers(scope: Scope) -> dict[bytes, str]:
+    """The request headers this middleware reads, in one pass over them (at most 64 characters)."""
+    return {key: value.decode("latin-1")[:64] for key, value in scope.get("headers", ()) if key in _WANTED}
 
 
 class RequestContextMiddleware:
@@ -43,14 +43,15 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = _header(scope, b"x-request-id")
+        headers = _headers(scope)
+        incoming = headers.get(b"x-request-id")
         request_id = incoming if incoming and incoming.replace("-", "").isalnum() else context.new_request_id()
-        correlation = _header(scope, b"x-correlation-id") or request_id
+        correlation = headers.get(b"x-correlation-id") or request_id
         tokens = (context.request_id.set(request_id), context.correlation_id.set(correlation))
         started = time.perf_counter()
         status_holder = [500]
 
-        declared = _header(scope, b"content-length")
+        declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
             await self._too_large(scope, send, request_id, correlation)
             self._observe(scope, 413, started)

@@ -176,8 +176,12 @@ class Database:
             if tenant.isolation == "pooled":
                 yield session, session
                 return
-            async with self.platform_session() as platform:
+            platform = self.platform_session()
+            try:
                 yield session, platform
+            finally:
+                if platform.in_transaction() or platform.identity_map or platform.new:
+                    await platform.close()  # most requests never touch it: nothing to close, and closing costs
 
     @staticmethod
     async def commit_unit_of_work(session: AsyncSession, platform: AsyncSession) -> None:

@@ -16,10 +16,10 @@ from atrium.apps.finance.auth import CanLockPeriods, CanReadReports
 from atrium.apps.finance.exports import EXPORT_FORMATS
 from atrium.apps.finance.schemas import FIRST_DAY, LAST_DAY
 from atrium.core.errors import ValidationFailed
-from atrium.platform.entitlements.deps import require_module
+from atrium.platform.entitlements.deps import module_guard
 
 router = APIRouter(
-    prefix="/api/v1/tenants/{tenant}/finance", tags=["finance reports"], dependencies=[require_module("finance")]
+    prefix="/api/v1/tenants/{tenant}/finance", tags=["finance reports"], guards=[module_guard("finance")]
 )
 
 FORMATS = ("json", *sorted(EXPORT_FORMATS))

@@ -38,11 +38,9 @@ from atrium.apps.finance.schemas import (
 )
 from atrium.core.errors import NotFound, ValidationFailed
 from atrium.platform.access.auth import Access
-from atrium.platform.entitlements.deps import require_module
+from atrium.platform.entitlements.deps import module_guard
 
-router = APIRouter(
-    prefix="/api/v1/tenants/{tenant}/finance", tags=["finance"], dependencies=[require_module("finance")]
-)
+router = APIRouter(prefix="/api/v1/tenants/{tenant}/finance", tags=["finance"], guards=[module_guard("finance")])
 
 
 @router.get("/chart-templates", response_model=list[ChartTemplateRead])

@@ -10,9 +10,9 @@ from atrium.api.routing import APIRouter
 from atrium.apps.notes import service
 from atrium.apps.notes.auth import CanCreate, CanDelete, CanRead, CanUpdate
 from atrium.apps.notes.schemas import NoteCreate, NoteRead, NoteUpdate
-from atrium.platform.entitlements.deps import require_module
+from atrium.platform.entitlements.deps import module_guard
 
-router = APIRouter(prefix="/api/v1/tenants/{tenant}/notes", tags=["notes"], dependencies=[require_module("notes")])
+router = APIRouter(prefix="/api/v1/tenants/{tenant}/notes", tags=["notes"], guards=[module_guard("notes")])
 
 
 @router.get("", response_model=list[NoteRead])

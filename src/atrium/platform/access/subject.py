@@ -97,10 +97,15 @@ class Subject:
         return or_(*(predicates.compile_where(c, resource, self) for c in conditions if c is not None))
 
 
+_EVERY_GRANT: dict[str, tuple[None]] = {}
+
+
 def everything(user_id: str, tenant_id: str, role: str = catalog.PLATFORM_ADMIN) -> Subject:
     """A platform administrator: every permission on every row."""
     catalog.load_modules()
-    return Subject(user_id, tenant_id, (role,), {p: (None,) for p in catalog.PERMISSIONS})
+    if len(_EVERY_GRANT) != len(catalog.PERMISSIONS):  # built once, again if a module declares more
+        _EVERY_GRANT.update({p: (None,) for p in catalog.PERMISSIONS})
+    return Subject(user_id, tenant_id, (role,), dict(_EVERY_GRANT))
 
 
 def scoped(client_id: str, tenant_id: str, scopes: Iterable[str]) -> Subject:

@@ -1,11 +1,13 @@
-"""The request-path check: one dependency per entitlement, usable on a whole router.
+"""The request-path check, as a router guard or as a dependency.
 
-    router = APIRouter(prefix="/api/v1/tenants/{tenant}/notes", dependencies=[require_module("notes")])
+    router = APIRouter(prefix="/api/v1/tenants/{tenant}/notes", guards=[module_guard("notes")])
 
-It resolves ``{tenant}`` the way ``TenantContext`` does (the registry cache, the caller's right to
-enter, the tenant's status) and looks the entitlement up in the per-process snapshot cache: no
-query when both caches are warm. FastAPI runs the caller's authentication once per request, so
-the route's own dependencies reuse it. A tenant without the entitlement answers 403
+A guard runs before any of the router's routes resolves a dependency (``atrium.api.routing``);
+``require_entitlement`` gives the same check as a dependency, for a single route. Either resolves
+``{tenant}`` the way ``TenantContext`` does (the registry cache, the caller's right to enter, the
+tenant's status) and looks the entitlement up in the per-process snapshot cache: no query when
+both caches are warm. The caller is authenticated once per request (``principal_of``), so the
+route's own dependencies reuse it. A tenant without the entitlement answers 403
 ``entitlement-missing`` naming it; the tenant's IP allowlist and MFA rule are still enforced by
 the route's ``Tenant`` dependency.
 """
@@ -17,6 +19,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Path, Request
 
 from atrium.api.deps import CurrentPrincipal, RuntimeDep, principal_of, resolve_tenant, runtime_of
+from atrium.api.routing import Guard
 from atrium.platform.entitlements import service
 from atrium.platform.entitlements.catalogue import Kind, definition
 from atrium.platform.entitlements.exceptions import EntitlementMissing
@@ -54,8 +57,24 @@ def require_entitlement(key: str) -> Any:
 
 
 def require_module(name: str) -> Any:
-    """``require_entitlement("module.<name>")``: the line a module's router carries."""
+    """``require_entitlement("module.<name>")``, as a dependency."""
     return require_entitlement(f"module.{name}")
+
+
+def entitlement_guard(key: str) -> Guard:
+    """The same check as a router guard, run before the router's routes resolve any dependency."""
+    check = EntitlementCheck(key)
+
+    async def guard(request: Request) -> None:
+        await check(request, request.path_params["tenant"])
+
+    return guard
+
+
+def module_guard(name: str) -> Guard:
+    """``entitlement_guard("module.<name>")``: the line a module's router carries,
+    ``APIRouter(prefix="/api/v1/tenants/{tenant}/notes", guards=[module_guard("notes")])``."""
+    return entitlement_guard(f"module.{name}")
 
 
 async def tenant_entitlements(rt: RuntimeDep, principal: CurrentPrincipal, tenant: TenantKey) -> Entitlements:

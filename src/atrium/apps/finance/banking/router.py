@@ -25,11 +25,9 @@ from atrium.apps.finance.banking.schemas import (
     SuggestionRead,
 )
 from atrium.core.errors import ValidationFailed
-from atrium.platform.entitlements.deps import require_module
+from atrium.platform.entitlements.deps import module_guard
 
-router = APIRouter(
-    prefix="/api/v1/tenants/{tenant}/finance", tags=["finance: bank"], dependencies=[require_module("finance")]
-)
+router = APIRouter(prefix="/api/v1/tenants/{tenant}/finance", tags=["finance: bank"], guards=[module_guard("finance")])
 
 
 def _suggestion(s: matching.Suggestion) -> SuggestionRead:

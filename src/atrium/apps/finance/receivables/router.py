@@ -39,11 +39,9 @@ from atrium.apps.finance.receivables.schemas import (
 from atrium.apps.finance.receivables.terms import Terms
 from atrium.apps.finance.schemas import FIRST_DAY, LAST_DAY
 from atrium.platform.access.auth import Access
-from atrium.platform.entitlements.deps import require_module
+from atrium.platform.entitlements.deps import module_guard
 
-router = APIRouter(
-    prefix="/api/v1/tenants/{tenant}/finance", tags=["finance"], dependencies=[require_module("finance")]
-)
+router = APIRouter(prefix="/api/v1/tenants/{tenant}/finance", tags=["finance"], guards=[module_guard("finance")])
 
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0)]
