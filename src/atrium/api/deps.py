@@ -160,7 +160,7 @@ async def _authenticate(request: Request) -> Principal:
     return principal
 
 
-_PRINCIPAL = "atrium.principal"
+PRINCIPAL_KEY = "atrium.principal"  # where the request scope keeps its caller
 
 
 async def principal_of(request: Request) -> Principal:
@@ -169,9 +169,9 @@ async def principal_of(request: Request) -> Principal:
     JSON or the console's CSRF header: a cross-site form can do neither, so it cannot ride on
     the cookie. Worked out once per request; the request-path dependencies call this instead of
     depending on ``current_principal``, which saves FastAPI a dependency to resolve for each."""
-    found: Principal | None = request.scope.get(_PRINCIPAL)
+    found: Principal | None = request.scope.get(PRINCIPAL_KEY)
     if found is None:
-        found = request.scope[_PRINCIPAL] = await _authenticate(request)
+        found = request.scope[PRINCIPAL_KEY] = await _authenticate(request)
     return found
 
 
