@@ -7,12 +7,13 @@ import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import BaseRoute
 
 from atrium.api import health, problems
 from atrium.api.middleware import RequestContextMiddleware
+from atrium.api.routing import APIRouter
 from atrium.apps.finance.banking.router import router as finance_banking_router
 from atrium.apps.finance.receivables.router import router as finance_receivables_router
 from atrium.apps.finance.reports_router import router as finance_reports_router
@@ -49,20 +50,31 @@ def _routes() -> tuple[BaseRoute, ...]:
     work, so the second app a process makes (a test's, a CLI command's) starts at once instead
     of preparing some 400 routes again. Nothing in them is the app's own: the runtime is read
     from ``app.state``, and no app overrides dependencies.
+
+    FastAPI asks the routers in this order, so the business modules' APIs, which carry most of a
+    tenant's requests, come first. No path of one router can match a route of another (a test
+    holds that), so the order changes how fast a route is found, never which.
     """
     shared = APIRouter()
-    routers = (
+    for router in routers():
+        shared.include_router(router)
+    return tuple(shared.routes)
+
+
+def routers() -> tuple[APIRouter, ...]:
+    """Every module's router, API and console, in the order FastAPI asks them (``_routes``)."""
+    api = (
+        notes_router,
+        finance_router,
+        finance_receivables_router,
+        finance_banking_router,
+        finance_reports_router,
         health.router,
         auth_router,
         tenant_identity_router,
         tenants_router,
         tenant_router,
         audit_router,
-        notes_router,
-        finance_router,
-        finance_receivables_router,
-        finance_banking_router,
-        finance_reports_router,
         flags_router,
         entitlements_router,
         scim_token_router,
@@ -77,9 +89,7 @@ def _routes() -> tuple[BaseRoute, ...]:
     )
     from atrium.web.console import console_routers
 
-    for router in (*routers, *console_routers()):
-        shared.include_router(router)
-    return tuple(shared.routes)
+    return (*api, *console_routers())
 
 
 def create_app(

@@ -130,27 +130,33 @@ class Database:
     @asynccontextmanager
     async def tenant_session(self, tenant: TenantRef) -> AsyncIterator[AsyncSession]:
         """A session that can only see ``tenant``'s rows. The caller commits."""
-        if tenant.isolation == "database":
-            engine = await self.tenant_engines.get(self.tenant_database_url(tenant))
-            async with _scoped(AsyncSession(engine, expire_on_commit=False), tenant) as session:
-                yield session
-        elif tenant.isolation == "schema" and self.is_sqlite:
+        if tenant.isolation == "schema" and self.is_sqlite:
             async with self._attached(tenant) as conn:
                 attached = await conn.execution_options(schema_translate_map={None: SQLITE_TENANT_ALIAS})
-                async with _scoped(AsyncSession(attached, expire_on_commit=False), tenant) as session:
+                session = _scoped(AsyncSession(attached, expire_on_commit=False), tenant)
+                try:
                     yield session
-        elif tenant.isolation == "schema":
-            async with _scoped(
-                AsyncSession(self._schema_bind(tenant.storage_name), expire_on_commit=False), tenant
-            ) as session:
-                yield session
-        else:
-            session = AsyncSession(self.engine, expire_on_commit=False)
-            if not self.is_sqlite:
-                session.info["rls_tenant_id"] = tenant.id
-                session.info["rls_role"] = self.settings.app_role
-            async with _scoped(session, tenant) as scoped:
-                yield scoped
+                finally:
+                    await session.close()
+            return
+        session = await self._session_of(tenant)
+        try:
+            yield session
+        finally:
+            await session.close()
+
+    async def _session_of(self, tenant: TenantRef) -> AsyncSession:
+        """A tenant session on the tenant's own engine (all modes but SQLite schemas, which attach)."""
+        if tenant.isolation == "database":
+            engine = await self.tenant_engines.get(self.tenant_database_url(tenant))
+            return _scoped(AsyncSession(engine, expire_on_commit=False), tenant)
+        if tenant.isolation == "schema":
+            return _scoped(AsyncSession(self._schema_bind(tenant.storage_name), expire_on_commit=False), tenant)
+        session = _scoped(AsyncSession(self.engine, expire_on_commit=False), tenant)
+        if not self.is_sqlite:
+            session.info["rls_tenant_id"] = tenant.id
+            session.info["rls_role"] = self.settings.app_role
+        return session
 
     def _schema_bind(self, schema: str | None) -> AsyncEngine:
         """The platform engine translated to one tenant schema (kept for the busiest tenants)."""
@@ -172,15 +178,21 @@ class Database:
         trail and the outbox but not read them.) Other modes get a platform session that
         commits right after the tenant session (``commit_unit_of_work``).
         """
-        async with self.tenant_session(tenant) as session:
-            if tenant.isolation == "pooled":
-                yield session, session
-                return
-            platform = self.platform_session()
-            try:
+        if tenant.isolation == "schema" and self.is_sqlite:
+            async with self.tenant_session(tenant) as session, self.platform_session() as platform:
                 yield session, platform
+            return
+        # the common modes open their session here rather than through tenant_session: one
+        # context manager fewer on every request
+        session = await self._session_of(tenant)
+        platform = session if tenant.isolation == "pooled" else self.platform_session()
+        try:
+            yield session, platform
+        finally:
+            try:
+                await session.close()
             finally:
-                if platform.in_transaction() or platform.identity_map or platform.new:
+                if platform is not session and (platform.in_transaction() or platform.identity_map or platform.new):
                     await platform.close()  # most requests never touch it: nothing to close, and closing costs
 
     @staticmethod
@@ -224,13 +236,9 @@ class Database:
         await self.engine.dispose()
 
 
-@asynccontextmanager
-async def _scoped(session: AsyncSession, tenant: TenantRef) -> AsyncIterator[AsyncSession]:
+def _scoped(session: AsyncSession, tenant: TenantRef) -> AsyncSession:
     session.info["tenant_id"] = tenant.id
-    try:
-        yield session
-    finally:
-        await session.close()
+    return session
 
 
 class TenantIsolationError(RuntimeError):
@@ -306,10 +314,9 @@ def _enter_row_level_security(session: Session, transaction: SessionTransaction,
     role = session.info["rls_role"]
     driver = connection.connection.driver_connection
     if isinstance(driver, PrologueConnection) and not driver.is_in_transaction():
-        driver.set_prologue(
-            f"SELECT set_config('role', {sql_literal(role)}, true), "
-            f"set_config('atrium.tenant_id', {sql_literal(tenant_id)}, true)"
-        )
+        # SET rather than SELECT set_config(): the same, without a query for the server to plan
+        role, tenant = sql_literal(role), sql_literal(tenant_id)
+        driver.set_prologue(f"SET LOCAL ROLE {role}; SET LOCAL atrium.tenant_id = {tenant}")
         return
     connection.execute(
         text("SELECT set_config('role', :role, true), set_config('atrium.tenant_id', :tenant_id, true)"),
