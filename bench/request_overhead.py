@@ -13,11 +13,18 @@ at a time, in alternating blocks after a warm-up; p50/p99 latency and the p50 ra
 Configurations: pooled and schema tenants on PostgreSQL, a pooled tenant on SQLite.
 A no-database pair (``/healthz`` vs a bare ``/ping``) shows the middleware/framework share.
 
+Over HTTP: for the PostgreSQL pooled tenant also both apps served by uvicorn (one process each,
+as ``atrium serve`` runs them, heaps settled) and asked over loopback with keep-alive: the latency
+a client sees, HTTP parsing and sockets included.
+
 Requests: 3,000 per app and configuration, times ATRIUM_BENCH_SCALE (ATRIUM_BENCH_REQUESTS sets it).
 """
 
 from __future__ import annotations
 
+import asyncio
+import multiprocessing
+import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -107,6 +114,66 @@ def bare_app(engine: AsyncEngine, same_sql: tuple[str, str] | None = None) -> Fa
     return app
 
 
+def _serve(kind: str, url: str, data_dir: str, port: int, schema: str | None) -> None:
+    """A server process: the full app (as ``atrium.api.asgi`` builds it) or the bare one."""
+    import uvicorn
+
+    from atrium.core.process import settle_heap
+
+    if kind == "full":
+        import atrium.consumers  # noqa: F401  (as atrium.api.asgi)
+
+        app = create_app(make_settings(url, Path(data_dir)), embedded_worker=False)
+    else:
+        engine = create_async_engine(async_url(url))
+        app = bare_app(engine.execution_options(schema_translate_map={None: schema}) if schema else engine)
+    settle_heap()
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def _over_http(url: str, data_dir: Path, paths: dict[str, str], token: str, n: int) -> dict[str, Any]:
+    """Both apps under uvicorn, one process each, asked one request at a time over loopback."""
+    spawn = multiprocessing.get_context("spawn")
+    ports = {kind: _free_port() for kind in ("full", "bare")}
+    servers = [
+        spawn.Process(target=_serve, args=(k, url, str(data_dir), p, None), daemon=True) for k, p in ports.items()
+    ]
+    for server in servers:
+        server.start()
+    try:
+        clients = {
+            kind: httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{port}",
+                headers={"Authorization": f"Bearer {token}"} if kind == "full" else {},
+            )
+            for kind, port in ports.items()
+        }
+        for kind, client in clients.items():
+            for _ in range(300):  # up within 30 s
+                try:
+                    if (await client.get(paths[kind])).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+        times = await compare({kind: probe(client, paths[kind]) for kind, client in clients.items()}, n)
+        for client in clients.values():
+            await client.aclose()
+    finally:
+        for server in servers:
+            server.terminate()
+            server.join(10)
+    f, b = summary_ms(times["full"]), summary_ms(times["bare"])
+    return {"full": f, "bare": b, "ratio_p50": ratio(f["median_ms"], b["median_ms"])}
+
+
 Probe = Callable[[], Awaitable[float]]
 
 
@@ -142,6 +209,7 @@ async def _configuration(label: str, url: str, data_dir: Path, isolation: str, n
     settings = make_settings(url, data_dir)
     rt = Runtime(settings)
     engines: list[AsyncEngine] = []
+    over_http: dict[str, Any] | None = None
     try:
         await migrate_all(rt, show_progress=False)
         async with rt.db.platform_session() as session, session.begin():
@@ -182,6 +250,10 @@ async def _configuration(label: str, url: str, data_dir: Path, isolation: str, n
             times = await compare(probes, n)
             progress(f"{label}: {n:,} no-database GETs per app")
             pings = await compare({"full": probe(fc, "/healthz"), "bare": probe(bc, "/ping")}, n)
+        if isolation == "pooled" and not rt.db.is_sqlite:
+            progress(f"{label}: {n:,} tenant-scoped GETs per app over HTTP (uvicorn, loopback)")
+            paths = {"full": f"/api/v1/tenants/{tenant.slug}/notes/{note_id}", "bare": f"/notes/{note_id}"}
+            over_http = await _over_http(url, data_dir, paths, token, n)
     finally:
         for engine in engines:
             await engine.dispose()
@@ -189,6 +261,8 @@ async def _configuration(label: str, url: str, data_dir: Path, isolation: str, n
     f, b = summary_ms(times["full"]), summary_ms(times["bare"])
     fp, bp = summary_ms(pings["full"]), summary_ms(pings["bare"])
     extra: dict[str, Any] = {}
+    if over_http is not None:
+        extra["over_http"] = over_http
     if "bare_same_sql" in times:
         ss = summary_ms(times["bare_same_sql"])
         extra["bare_same_sql"] = ss
@@ -241,6 +315,14 @@ async def bench() -> Report:
                 fmt_ms(f["median_ms"]),
                 fmt_ms(ss["median_ms"]),
                 f"{c['ratio_p50_to_bare_same_sql']}×",
+            )
+        if "over_http" in c:
+            h = c["over_http"]
+            report.row(
+                f"{key}: p50 over HTTP (uvicorn, loopback)",
+                fmt_ms(h["full"]["median_ms"]),
+                fmt_ms(h["bare"]["median_ms"]),
+                f"{h['ratio_p50']}×",
             )
         nd = c["no_db"]
         report.row(

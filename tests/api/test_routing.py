@@ -16,7 +16,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from atrium.api.app import routers as app_routers
-from atrium.api.routing import APIRouter, path_gate, units_of
+from atrium.api.routing import APIRouter, Units, path_gate, units_of
 
 
 def test_the_gate_finds_any_route_path_at_the_end_of_a_path() -> None:
@@ -212,3 +212,19 @@ def test_no_route_of_one_router_answers_a_path_of_another() -> None:
                         clashes.append(f"{sorted(route.methods)} {route.path} <-> {candidate.path}")
     assert sum(len(r.routes) for r in all_routers) > 300
     assert clashes == []
+
+
+class _Failing(_Unit):
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: object) -> None:
+        _LOG.append("failing close")
+        raise RuntimeError("close failed")
+
+
+async def test_every_unit_closes_even_when_one_fails_to() -> None:
+    units = Units()
+    _LOG.clear()
+    await units.open(_Unit(), _commit)
+    await units.open(_Failing(), _commit)
+    with pytest.raises(RuntimeError, match="close failed"):
+        await units.close(None)
+    assert _LOG == ["open", "open", "failing close", "close after success"]

@@ -29,7 +29,11 @@ _WANTED = frozenset({b"x-request-id", b"x-correlation-id", b"content-length"})
 
 def _headers(scope: Scope) -> dict[bytes, str]:
     """The request headers this middleware reads, in one pass over them (at most 64 characters)."""
-    return {key: value.decode("latin-1")[:64] for key, value in scope.get("headers", ()) if key in _WANTED}
+    found: dict[bytes, str] = {}
+    for key, value in scope.get("headers", ()):
+        if key in _WANTED and key not in found:  # the first of a repeated header, as before
+            found[key] = value.decode("latin-1")[:64]
+    return found
 
 
 class RequestContextMiddleware:
@@ -117,14 +121,15 @@ class RequestContextMiddleware:
 
     def _observe(self, scope: Scope, status: int, started: float) -> None:
         route = getattr(scope.get("route"), "path", None) or "unmatched"
-        method = scope["method"] if scope["method"] in _METHODS else "OTHER"  # a client may send any word
+        method = scope["method"]
+        label = method if method in _METHODS else "OTHER"  # a client may send any word: not a new series
         elapsed = time.perf_counter() - started
-        latency = _LATENCY.get((method, route))
+        latency = _LATENCY.get((label, route))
         if latency is None:  # one labelled child per route: labels() takes a lock on every call
-            latency = _LATENCY[(method, route)] = REQUEST_LATENCY.labels(method, route)
+            latency = _LATENCY[(label, route)] = REQUEST_LATENCY.labels(label, route)
         latency.observe(elapsed)
         if status >= 400:
-            REQUEST_ERRORS.labels(method, route, str(status)).inc()
+            REQUEST_ERRORS.labels(label, route, str(status)).inc()
         log.info("request", method=method, route=route, path=scope["path"], status=status, ms=round(elapsed * 1000, 2))
 
     @staticmethod

@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
+import anyio
 from fastapi import APIRouter as FastAPIRouter
 from fastapi import Request, Response
 from fastapi.routing import APIRoute as FastAPIRoute
@@ -67,9 +68,18 @@ class Units:
             await commit()
 
     async def close(self, error: BaseException | None) -> None:
-        while self._open:
-            unit, _ = self._open.pop()
-            await unit.__aexit__(type(error) if error else None, error, error.__traceback__ if error else None)
+        """Close every unit, the last opened first, even when one fails or the request is being
+        cancelled: a unit left open would hold its connection until garbage collection."""
+        failure: BaseException | None = None
+        with anyio.CancelScope(shield=True):
+            while self._open:
+                unit, _ = self._open.pop()
+                try:
+                    await unit.__aexit__(type(error) if error else None, error, error.__traceback__ if error else None)
+                except BaseException as exc:  # the others still close; the first failure is raised
+                    failure = failure or exc
+        if failure is not None:
+            raise failure
 
 
 def units_of(request: Request) -> Units:

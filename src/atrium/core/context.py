@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 from contextvars import ContextVar
 
@@ -11,7 +12,13 @@ actor: ContextVar[str] = ContextVar("actor", default="system")
 user_id: ContextVar[str | None] = ContextVar("user_id", default=None)
 
 
+# Request ids are not secrets, and one is made on every request: a generator of their own (seeded
+# by the OS, again in a forked child) rather than os.urandom. Their own, so that ids echoed to
+# callers tell nothing about the state of the random module anything else might draw from.
+_ids = random.Random()
+os.register_at_fork(after_in_child=_ids.seed)
+
+
 def new_request_id() -> str:
-    """128 random bits as 32 hex digits. From Python's generator (seeded by the OS, and again in
-    a forked child), not ``os.urandom``: an id is not a secret, and this runs on every request."""
-    return f"{random.getrandbits(128):032x}"
+    """128 random bits as 32 hex digits."""
+    return f"{_ids.getrandbits(128):032x}"

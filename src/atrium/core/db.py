@@ -123,19 +123,46 @@ class PrologueConnection(asyncpg.Connection):  # type: ignore[misc]
     def set_prologue(self, sql: str | None) -> None:
         self._prologue = sql
 
+    @property
+    def prologue_pending(self) -> bool:
+        return self._prologue is not None
+
     async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str:  # noqa: ASYNC109 (asyncpg's signature)
         prologue = self._prologue
-        if prologue is not None and not args and query.startswith("BEGIN"):
-            self._prologue = None
-            query = f"{query.rstrip(';')}; {prologue}"
-        return await super().execute(query, *args, timeout=timeout)  # type: ignore[no-any-return]
+        if prologue is None or args or not query.startswith("BEGIN"):
+            return await super().execute(query, *args, timeout=timeout)  # type: ignore[no-any-return]
+        self._prologue = None
+        try:
+            return await super().execute(f"{query.rstrip(';')}; {prologue}", timeout=timeout)  # type: ignore[no-any-return]
+        except BaseException:
+            # The BEGIN ran, the prologue failed: the server holds an aborted transaction that
+            # nobody would end (the adapter never saw it start), and asyncpg still counts it as
+            # this connection's transaction (its own slot, _top_xact). End both, or the pool hands
+            # out a broken connection.
+            self._top_xact = None  # type: ignore[misc]
+            try:
+                await super().execute("ROLLBACK")
+            except BaseException:
+                self.terminate()
+            raise
 
 
 def sql_literal(value: str) -> str:
-    """A PostgreSQL string literal (standard_conforming_strings is on since PostgreSQL 9.1)."""
-    if "\x00" in value:
-        raise ValueError("NUL in an SQL literal")
+    """A PostgreSQL string literal. A backslash or NUL is refused, so the quoting holds whatever
+    ``standard_conforming_strings`` is; the values inlined here are ids and role names."""
+    if "\x00" in value or "\\" in value:
+        raise ValueError("a NUL or backslash in an SQL literal")
     return "'" + value.replace("'", "''") + "'"
+
+
+async def driver_of(conn: AsyncConnection) -> Any:
+    """The driver connection under ``conn``, for raw driver calls in the SQLAlchemy transaction.
+    A prologue still waiting for its BEGIN (row-level security) is sent first, so raw calls run
+    with it, as the session's own statements would."""
+    driver = (await conn.get_raw_connection()).driver_connection
+    if isinstance(driver, PrologueConnection) and driver.prologue_pending:
+        await conn.exec_driver_sql("SELECT 1")
+    return driver
 
 
 def is_sqlite(url: str) -> bool:

@@ -317,8 +317,23 @@ def _enter_row_level_security(session: Session, transaction: SessionTransaction,
         # SET rather than SELECT set_config(): the same, without a query for the server to plan
         role, tenant = sql_literal(role), sql_literal(tenant_id)
         driver.set_prologue(f"SET LOCAL ROLE {role}; SET LOCAL atrium.tenant_id = {tenant}")
+        session.info[_PROLOGUE_ON] = driver
         return
     connection.execute(
         text("SELECT set_config('role', :role, true), set_config('atrium.tenant_id', :tenant_id, true)"),
         {"role": role, "tenant_id": tenant_id},
     )
+
+
+_PROLOGUE_ON = "atrium.prologue_on"
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _drop_unsent_prologue(session: Session, transaction: SessionTransaction) -> None:
+    """A transaction that ended without a statement never sent its BEGIN: its prologue must not
+    wait for the next BEGIN on that connection, whoever sends it (a connection the session was
+    only lent, say). Pool check-in drops it too; this also covers connections never checked in."""
+    if transaction.parent is None:
+        driver = session.info.pop(_PROLOGUE_ON, None)
+        if driver is not None:
+            driver.set_prologue(None)

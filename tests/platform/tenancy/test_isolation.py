@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from atrium.apps.notes.models import Note
 from atrium.core import bulk
-from atrium.core.db import create_engine, sql_literal, utcnow
+from atrium.core.db import create_engine, driver_of, sql_literal, utcnow
 from atrium.core.tenancy import TenantIsolationError, TenantRef
 from atrium.platform.tenancy.tenant_models import TenantSetting
 from atrium.runtime import Runtime
@@ -212,8 +212,52 @@ async def test_row_level_security_travels_with_begin_and_never_outlives_its_tran
         await engine.dispose()
 
 
-def test_sql_literal_quotes_and_refuses_nul() -> None:
+def test_sql_literal_quotes_and_refuses_what_it_cannot_quote_safely() -> None:
     assert sql_literal("it's") == "'it''s'"
-    assert sql_literal("a\\b") == "'a\\b'"  # standard_conforming_strings: a backslash is just a backslash
-    with pytest.raises(ValueError, match="NUL"):
-        sql_literal("a\x00b")
+    for bad in ("a\\b", "a\x00b"):  # a backslash would depend on standard_conforming_strings
+        with pytest.raises(ValueError, match="NUL or backslash"):
+            sql_literal(bad)
+
+
+@postgres_only
+async def test_a_failed_prologue_leaves_a_usable_connection(runtime: Runtime, client: httpx.AsyncClient) -> None:
+    """The BEGIN runs even when what rides on it fails (a role that does not exist): the
+    connection must go back to the pool out of that aborted transaction, not poison its next user."""
+    [a, _] = await _two_tenants(runtime, client, "badrole", "pooled")
+    engine = create_engine(runtime.settings.platform_database_url, runtime.settings, pool_size=1, max_overflow=0)
+    try:
+        broken = AsyncSession(engine)
+        broken.info.update(tenant_id=a.id, rls_tenant_id=a.id, rls_role="no_such_role")
+        async with broken:
+            with pytest.raises(sqlalchemy.exc.DBAPIError, match="no_such_role"):
+                await broken.execute(text("SELECT 1"))
+        for _ in range(2):  # the pool's one connection, twice: for the owner, then for the tenant
+            async with engine.connect() as conn:
+                assert (await conn.execute(text("SELECT count(*) FROM tenants"))).scalar_one() >= 2
+        tenant_a = AsyncSession(engine)
+        tenant_a.info.update(tenant_id=a.id, rls_tenant_id=a.id, rls_role=runtime.settings.app_role)
+        async with tenant_a:
+            assert (await tenant_a.execute(text("SELECT current_setting('atrium.tenant_id')"))).scalar_one() == a.id
+    finally:
+        await engine.dispose()
+
+
+@postgres_only
+async def test_a_prologue_never_reaches_a_lent_connection_or_escapes_raw_driver_calls(
+    runtime: Runtime, client: httpx.AsyncClient
+) -> None:
+    a, b = await _two_tenants(runtime, client, "lent", "pooled")
+    await _add_notes(runtime, a, "a-1")
+    await _add_notes(runtime, b, "b-1")
+    async with runtime.db.engine.connect() as conn:
+        lent = AsyncSession(bind=conn)  # a session on a connection it does not own
+        lent.info.update(tenant_id=a.id, rls_tenant_id=a.id, rls_role=runtime.settings.app_role)
+        await lent.connection()  # begins, sends nothing
+        await lent.close()
+        assert (await conn.execute(text("SELECT current_setting('atrium.tenant_id', true)"))).scalar_one() in (None, "")
+        assert sorted((await conn.execute(text("SELECT title FROM notes"))).scalars()) == ["a-1", "b-1"]
+
+    async with runtime.db.tenant_session(a) as session:
+        driver = await driver_of(await session.connection())  # raw calls run inside the RLS transaction
+        assert [r["title"] for r in await driver.fetch("SELECT title FROM notes")] == ["a-1"]
+        assert await driver.fetchval("SELECT current_setting('atrium.tenant_id')") == a.id

@@ -62,7 +62,7 @@ from atrium.apps.finance.receivables import service as receivables
 from atrium.apps.finance.receivables.schemas import PartyCreate
 from atrium.apps.finance.schemas import CompanyCreate
 from atrium.core import bulk
-from atrium.core.db import utcnow
+from atrium.core.db import driver_of, utcnow
 from atrium.core.errors import Conflict, ValidationFailed
 from atrium.platform.access.auth import Access
 from atrium.runtime import Runtime
@@ -1070,7 +1070,7 @@ class _BulkWriter:
                 if rows:
                     await self.session.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
             return
-        driver: Any = (await conn.get_raw_connection()).driver_connection
+        driver: Any = await driver_of(conn)
         options = conn.sync_connection.get_execution_options() if conn.sync_connection else {}
         schema = (options.get("schema_translate_map") or {}).get(None)
         statements = []

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from atrium.core import bulk, context
 from atrium.core.audit.models import PLATFORM_CHAIN, AuditChainHead, AuditCheckpoint, AuditEvent
-from atrium.core.db import canonical_json, utcnow
+from atrium.core.db import canonical_json, driver_of, utcnow
 from atrium.core.settings import Settings
 
 GENESIS_HASH = "0" * 64
@@ -365,7 +365,7 @@ async def _chain_rows(session: AsyncSession, chain: str, up_to: int) -> AsyncGen
     skipping per-row result processing: verification is bound by reading and hashing."""
     conn = await session.connection()
     if conn.dialect.name == "postgresql":
-        driver = (await conn.get_raw_connection()).driver_connection
+        driver = await driver_of(conn)
         assert driver is not None
         transaction = None if driver.is_in_transaction() else driver.transaction()
         if transaction is not None:
