@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -39,15 +38,19 @@ async def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-async def platform_unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
-    """A platform-database session that commits when the route returns without error."""
-    async with runtime_of(request).db.platform_session() as session:
-        yield session
-        if session.in_transaction():
-            await session.commit()
+async def _commit_begun(session: AsyncSession) -> None:
+    if session.in_transaction():
+        await session.commit()
 
 
-PlatformSession = Annotated[AsyncSession, Depends(platform_unit_of_work, scope="function")]
+async def platform_unit_of_work(request: Request) -> AsyncSession:
+    """A platform-database session, committed by the route once the endpoint has answered
+    without error, like the tenant's (``atrium.api.routing.Units``): a route's units of work
+    commit in the order they were opened."""
+    return await units_of(request).open(runtime_of(request).db.platform_session(), _commit_begun)
+
+
+PlatformSession = Annotated[AsyncSession, Depends(platform_unit_of_work)]
 
 
 @dataclass(frozen=True)
